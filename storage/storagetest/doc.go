@@ -1,0 +1,13 @@
+// Package storagetest is a conformance suite for implementations of
+// raft.LogStore, raft.StableStore and raft.SnapshotStore.
+//
+// A store's own tests call RunLogStore, RunStableStore and RunSnapshotStore
+// with a function that opens a new, empty store. Each runs a set of subtests
+// that check the behaviour the Raft runtime relies on: index bookkeeping,
+// the error sentinels raft.ErrCompacted and raft.ErrUnavailable, size-limited
+// reads, truncation, rejected gaps and overlaps, and snapshot publication.
+//
+// The suite uses only the interfaces, so it must not depend on any concrete
+// store. Durability across a restart is not covered here: it needs a way to
+// reopen a store, which each store's own tests provide.
+package storagetest
