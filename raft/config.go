@@ -1,0 +1,174 @@
+package raft
+
+import (
+	"fmt"
+	"log/slog"
+	"regexp"
+	"slices"
+	"time"
+)
+
+// Config holds a node's settings. Zero values take the documented defaults;
+// Validate reports values that cannot work.
+type Config struct {
+	// ID is this node's id, unique in its cluster: letters, digits, '-' and
+	// '_' (it becomes a NATS subject token). Required.
+	ID string
+	// Cluster is the cluster's id, same rules as ID. Messages of other
+	// clusters are dropped. Required.
+	Cluster string
+	// Peers is the initial set of voting members, including ID. It is used
+	// when the log holds no configuration yet. Required.
+	Peers []string
+
+	// ElectionTimeout is the minimum time a follower waits without hearing
+	// from a leader before it campaigns; each wait is drawn at random from
+	// [ElectionTimeout, 2*ElectionTimeout). A leader that has not heard from
+	// a quorum for ElectionTimeout steps down. Default 1s; it must be at
+	// least twice HeartbeatInterval.
+	ElectionTimeout time.Duration
+	// HeartbeatInterval is the time between a leader's heartbeats.
+	// Default 100ms.
+	HeartbeatInterval time.Duration
+	// TickInterval is the resolution of the node's clock; the two timeouts
+	// above are rounded to whole ticks. Default HeartbeatInterval/4.
+	TickInterval time.Duration
+
+	// MaxEntriesPerMessage bounds the entries in one AppendEntries.
+	// Default 1024.
+	MaxEntriesPerMessage int
+	// MaxBytesPerMessage bounds the encoded size of one AppendEntries in
+	// bytes; larger batches are split. It must not exceed the NATS server's
+	// max payload. Default 512 KiB. A single entry larger than this is sent
+	// alone and fails if it exceeds the max payload.
+	MaxBytesPerMessage int
+	// MaxInflightMessages bounds the AppendEntries sent to one follower and
+	// not yet acknowledged. Default 64.
+	MaxInflightMessages int
+	// MaxPendingProposals bounds the proposals queued for the node loop;
+	// beyond it Propose waits within its context. Default 8192.
+	MaxPendingProposals int
+	// MaxUncommittedEntries bounds the entries the leader appends ahead of
+	// its commit index; new proposals wait while it is reached.
+	// Default 65536.
+	MaxUncommittedEntries int
+	// ApplyBatchSize bounds the commands passed to one StateMachine.Apply
+	// call. Default 1024.
+	ApplyBatchSize int
+	// DisablePreVote turns off the pre-vote poll. Pre-vote keeps a node
+	// that was partitioned away from raising the term and deposing a
+	// working leader when it returns.
+	DisablePreVote bool
+	// Logger receives the node's logs. Default slog.Default().
+	Logger *slog.Logger
+	// RandSeed seeds the election timeout jitter; 0 picks a random seed.
+	RandSeed uint64
+}
+
+var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+
+// withDefaults returns c with zero fields set to their defaults.
+func (c Config) withDefaults() Config {
+	if c.ElectionTimeout == 0 {
+		c.ElectionTimeout = time.Second
+	}
+	if c.HeartbeatInterval == 0 {
+		c.HeartbeatInterval = 100 * time.Millisecond
+	}
+	if c.TickInterval == 0 {
+		c.TickInterval = c.HeartbeatInterval / 4
+	}
+	if c.MaxEntriesPerMessage == 0 {
+		c.MaxEntriesPerMessage = 1024
+	}
+	if c.MaxBytesPerMessage == 0 {
+		c.MaxBytesPerMessage = 512 << 10
+	}
+	if c.MaxInflightMessages == 0 {
+		c.MaxInflightMessages = 64
+	}
+	if c.MaxPendingProposals == 0 {
+		c.MaxPendingProposals = 8192
+	}
+	if c.MaxUncommittedEntries == 0 {
+		c.MaxUncommittedEntries = 65536
+	}
+	if c.ApplyBatchSize == 0 {
+		c.ApplyBatchSize = 1024
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return c
+}
+
+// Validate reports the first invalid setting, naming the value and the fix.
+// Zero values are valid: they take defaults.
+func (c Config) Validate() error {
+	if !tokenPattern.MatchString(c.ID) {
+		return fmt.Errorf("raft: invalid node id %q: use letters, digits, '-' and '_' only", c.ID)
+	}
+	if c.ID == "client" {
+		return fmt.Errorf("raft: invalid node id %q: the name is reserved for client subjects; choose another", c.ID)
+	}
+	if !tokenPattern.MatchString(c.Cluster) {
+		return fmt.Errorf("raft: invalid cluster id %q: use letters, digits, '-' and '_' only", c.Cluster)
+	}
+	if len(c.Peers) == 0 {
+		return fmt.Errorf("raft: no peers configured: list every voting member, including %q", c.ID)
+	}
+	seen := map[string]bool{}
+	for _, p := range c.Peers {
+		if !tokenPattern.MatchString(p) || p == "client" {
+			return fmt.Errorf("raft: invalid peer id %q: use letters, digits, '-' and '_' only, and not \"client\"", p)
+		}
+		if seen[p] {
+			return fmt.Errorf("raft: peer %q is listed twice in Peers", p)
+		}
+		seen[p] = true
+	}
+	if !slices.Contains(c.Peers, c.ID) {
+		return fmt.Errorf("raft: peers %v do not include this node %q: add it", c.Peers, c.ID)
+	}
+	d := c.withDefaults()
+	for _, f := range []struct {
+		name string
+		v    time.Duration
+	}{{"ElectionTimeout", c.ElectionTimeout}, {"HeartbeatInterval", c.HeartbeatInterval}, {"TickInterval", c.TickInterval}} {
+		if f.v < 0 {
+			return fmt.Errorf("raft: invalid %s %v: must be positive (or zero for the default)", f.name, f.v)
+		}
+	}
+	if d.ElectionTimeout < 2*d.HeartbeatInterval {
+		return fmt.Errorf("raft: ElectionTimeout %v is less than twice HeartbeatInterval %v: raise it to at least %v",
+			d.ElectionTimeout, d.HeartbeatInterval, 2*d.HeartbeatInterval)
+	}
+	if d.TickInterval > d.HeartbeatInterval {
+		return fmt.Errorf("raft: TickInterval %v exceeds HeartbeatInterval %v: lower it", d.TickInterval, d.HeartbeatInterval)
+	}
+	for _, f := range []struct {
+		name string
+		v    int
+	}{
+		{"MaxEntriesPerMessage", c.MaxEntriesPerMessage}, {"MaxBytesPerMessage", c.MaxBytesPerMessage},
+		{"MaxInflightMessages", c.MaxInflightMessages}, {"MaxPendingProposals", c.MaxPendingProposals},
+		{"MaxUncommittedEntries", c.MaxUncommittedEntries}, {"ApplyBatchSize", c.ApplyBatchSize},
+	} {
+		if f.v < 0 {
+			return fmt.Errorf("raft: invalid %s %d: must be positive (or zero for the default)", f.name, f.v)
+		}
+	}
+	if d.MaxBytesPerMessage < 1024 {
+		return fmt.Errorf("raft: MaxBytesPerMessage %d is below 1024 bytes: raise it", d.MaxBytesPerMessage)
+	}
+	return nil
+}
+
+// ticks converts d to whole ticks, at least min.
+func ticks(d, tick time.Duration, min int) int {
+	n := int(d / tick)
+	if n < min {
+		n = min
+	}
+	return n
+}

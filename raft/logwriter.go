@@ -1,0 +1,129 @@
+package raft
+
+import (
+	"fmt"
+	"sync"
+
+	"github.com/natsraft/natsraft/raft/wire"
+)
+
+// writeJob is the durable part of one Ready, in the order the core produced it.
+type writeJob struct {
+	hardState    *wire.HardState
+	truncateFrom uint64
+	entries      []wire.Entry
+	messages     []Envelope
+}
+
+// logWriter persists entries and hard state. It gathers every job that
+// arrived while the previous write was running into one store call (group
+// commit), then sends the messages that waited for that write and reports
+// the durable index to the node loop.
+type logWriter struct {
+	n    *Node
+	jobs chan writeJob
+
+	mu        sync.Mutex
+	persisted struct{ index, term uint64 } // latest completion, guarded by mu
+	signal    chan struct{}                // capacity 1: a completion is waiting
+}
+
+func newLogWriter(n *Node, queue int) *logWriter {
+	return &logWriter{n: n, jobs: make(chan writeJob, queue), signal: make(chan struct{}, 1)}
+}
+
+func (w *logWriter) run() {
+	defer w.n.wg.Done()
+	for {
+		var job writeJob
+		select {
+		case job = <-w.jobs:
+		case <-w.n.stopped:
+			return
+		}
+		batch := []writeJob{job}
+	drain:
+		for len(batch) < 1024 {
+			select {
+			case j := <-w.jobs:
+				batch = append(batch, j)
+			default:
+				break drain
+			}
+		}
+		if err := w.write(batch); err != nil {
+			w.n.fail(err)
+			return
+		}
+	}
+}
+
+func (w *logWriter) write(batch []writeJob) error {
+	var pending []wire.Entry
+	var hs *wire.HardState
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		if err := w.n.logs.Append(pending); err != nil {
+			return fmt.Errorf("append entries %d-%d: %w", pending[0].Index, pending[len(pending)-1].Index, err)
+		}
+		return nil
+	}
+	var last *wire.Entry
+	for i := range batch {
+		j := &batch[i]
+		if j.truncateFrom != 0 {
+			if err := flush(); err != nil {
+				return err
+			}
+			pending = nil
+			if err := w.n.logs.TruncateSuffix(j.truncateFrom); err != nil {
+				return fmt.Errorf("truncate log from %d: %w", j.truncateFrom, err)
+			}
+		}
+		pending = append(pending, j.entries...)
+		if len(j.entries) > 0 {
+			last = &j.entries[len(j.entries)-1]
+		}
+		if j.hardState != nil {
+			hs = j.hardState
+		}
+	}
+	if err := flush(); err != nil {
+		return err
+	}
+	if hs != nil {
+		if err := w.n.stable.SetHardState(*hs); err != nil {
+			return fmt.Errorf("save term %d and vote %q: %w", hs.Term, hs.Vote, err)
+		}
+	}
+	// Everything above is durable: the waiting messages may leave.
+	var msgs []Envelope
+	for i := range batch {
+		msgs = append(msgs, batch[i].messages...)
+	}
+	for _, env := range coalesceAcks(msgs) {
+		w.n.send(env)
+	}
+	if len(msgs) > 0 {
+		w.n.flushTransport()
+	}
+	if last != nil {
+		w.mu.Lock()
+		w.persisted.index, w.persisted.term = last.Index, last.Term
+		w.mu.Unlock()
+		select {
+		case w.signal <- struct{}{}:
+		default:
+		}
+	}
+	return nil
+}
+
+// takePersisted returns the latest completion.
+func (w *logWriter) takePersisted() (index, term uint64) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.persisted.index, w.persisted.term
+}

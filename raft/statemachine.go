@@ -1,0 +1,27 @@
+package raft
+
+import "io"
+
+// Command is a committed log entry handed to the state machine.
+type Command struct {
+	Index uint64
+	Term  uint64
+	Data  []byte
+}
+
+// StateMachine is the application's replicated state. The node calls Apply,
+// Read, Snapshot and Restore from one goroutine (the applier), never
+// concurrently with each other.
+type StateMachine interface {
+	// Apply applies committed commands, in index order, each exactly once,
+	// and returns one result per command. Commands must be deterministic: every
+	// node applies the same commands and must reach the same state. An error
+	// means the state machine cannot go on; the node stops.
+	Apply(cmds []Command) ([][]byte, error)
+	// Read answers a query against the current state without changing it.
+	Read(query []byte) ([]byte, error)
+	// Snapshot writes the whole state to w.
+	Snapshot(w io.Writer) error
+	// Restore replaces the whole state with a snapshot read from r.
+	Restore(r io.Reader) error
+}
