@@ -21,12 +21,15 @@ type applier struct {
 	waiters map[uint64]*proposal // by log index, guarded by mu
 	reads   []*readRequest       // confirmed reads, guarded by mu
 	signal  chan struct{}        // capacity 1: new work is waiting
+	// progress (capacity 1) tells the node loop that entries were applied,
+	// so it can take proposals again after backpressure.
+	progress chan struct{}
 
 	applied atomic.Uint64
 }
 
 func newApplier(n *Node, applied uint64) *applier {
-	a := &applier{n: n, waiters: make(map[uint64]*proposal), signal: make(chan struct{}, 1)}
+	a := &applier{n: n, waiters: make(map[uint64]*proposal), signal: make(chan struct{}, 1), progress: make(chan struct{}, 1)}
 	a.applied.Store(applied)
 	return a
 }
@@ -110,6 +113,10 @@ func (a *applier) applyCommitted() error {
 			return err
 		}
 		a.applied.Store(ents[len(ents)-1].Index)
+		select {
+		case a.progress <- struct{}{}:
+		default:
+		}
 		a.n.cache.trimTo(min(ents[len(ents)-1].Index, a.n.durableHint.Load()))
 		select {
 		case <-a.n.stopped:

@@ -48,10 +48,14 @@ type Config struct {
 	// MaxPendingProposals bounds the proposals queued for the node loop;
 	// beyond it Propose waits within its context. Default 8192.
 	MaxPendingProposals int
-	// MaxUncommittedEntries bounds the entries the leader appends ahead of
-	// its commit index; new proposals wait while it is reached.
+	// MaxUnappliedEntries bounds the entries a leader holds appended but not
+	// yet applied (uncommitted, or committed and waiting for the state
+	// machine); while it is reached, new proposals wait in the queue.
 	// Default 65536.
-	MaxUncommittedEntries int
+	MaxUnappliedEntries int
+	// MaxUnappliedBytes bounds the command bytes of those entries in the
+	// same way. Default 64 MiB.
+	MaxUnappliedBytes int
 	// ApplyBatchSize bounds the commands passed to one StateMachine.Apply
 	// call. Default 1024.
 	ApplyBatchSize int
@@ -90,8 +94,11 @@ func (c Config) withDefaults() Config {
 	if c.MaxPendingProposals == 0 {
 		c.MaxPendingProposals = 8192
 	}
-	if c.MaxUncommittedEntries == 0 {
-		c.MaxUncommittedEntries = 65536
+	if c.MaxUnappliedEntries == 0 {
+		c.MaxUnappliedEntries = 65536
+	}
+	if c.MaxUnappliedBytes == 0 {
+		c.MaxUnappliedBytes = 64 << 20
 	}
 	if c.ApplyBatchSize == 0 {
 		c.ApplyBatchSize = 1024
@@ -152,7 +159,8 @@ func (c Config) Validate() error {
 	}{
 		{"MaxEntriesPerMessage", c.MaxEntriesPerMessage}, {"MaxBytesPerMessage", c.MaxBytesPerMessage},
 		{"MaxInflightMessages", c.MaxInflightMessages}, {"MaxPendingProposals", c.MaxPendingProposals},
-		{"MaxUncommittedEntries", c.MaxUncommittedEntries}, {"ApplyBatchSize", c.ApplyBatchSize},
+		{"MaxUnappliedEntries", c.MaxUnappliedEntries}, {"MaxUnappliedBytes", c.MaxUnappliedBytes},
+		{"ApplyBatchSize", c.ApplyBatchSize},
 	} {
 		if f.v < 0 {
 			return fmt.Errorf("raft: invalid %s %d: must be positive (or zero for the default)", f.name, f.v)

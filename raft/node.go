@@ -39,6 +39,10 @@ type Node struct {
 	proposals chan *proposal
 	reads     chan *readRequest
 
+	// backlog tracks appended but unapplied proposals; only the node loop
+	// uses it.
+	backlog backlog
+
 	// readWaiters maps read ids to requests; only the node loop uses it.
 	readWaiters map[uint64]*readRequest
 	nextReadID  uint64
@@ -117,6 +121,7 @@ func NewNode(cfg Config, sm StateMachine, logs LogStore, stable StableStore, sna
 	n.durableHint.Store(core.DurableIndex())
 	n.writer = newLogWriter(n, 4096)
 	n.applier = newApplier(n, st.SnapshotIndex)
+	n.backlog = backlog{maxEntries: uint64(cfg.MaxUnappliedEntries), maxBytes: cfg.MaxUnappliedBytes, applied: &n.applier.applied}
 	n.events.init()
 	for _, p := range core.peers() {
 		n.streams[p] = newStream(n, p)
@@ -276,8 +281,9 @@ func (n *Node) loop() {
 	defer ticker.Stop()
 	for {
 		proposals := n.proposals
-		if n.core.LastIndex()-n.core.CommitIndex() >= uint64(n.cfg.MaxUncommittedEntries) {
-			// Backpressure: leave proposals queued until commits catch up.
+		if n.backlog.full(n.core.LastIndex()) {
+			// Backpressure: leave proposals queued until the applier
+			// catches up; it wakes the loop through applier.progress.
 			proposals = nil
 		}
 		select {
@@ -294,6 +300,7 @@ func (n *Node) loop() {
 			n.handleRead(r)
 		case <-n.writer.signal:
 			n.core.Persisted(n.writer.takePersisted())
+		case <-n.applier.progress:
 		}
 		n.processReady()
 	}

@@ -70,7 +70,9 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) (Result, error) {
 		return Result{Index: r.index, Value: r.value}, nil
 	case <-ctx.Done():
 		if p.state.CompareAndSwap(proposalQueued, proposalAbandoned) {
-			return Result{}, NotApplied(ctx.Err())
+			// The node loop never took the proposal: it was held back by
+			// the bound on unapplied entries.
+			return Result{}, NotApplied(fmt.Errorf("%w: proposal not appended before %w", ErrOverloaded, ctx.Err()))
 		}
 		return Result{}, OutcomeUnknown(ctx.Err())
 	}
@@ -80,11 +82,12 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) (Result, error) {
 // batch: one log write and one AppendEntries per follower.
 func (n *Node) handleProposals(first *proposal) {
 	batch := []*proposal{first}
-	budget := int(uint64(n.cfg.MaxUncommittedEntries) - (n.core.LastIndex() - n.core.CommitIndex()))
-	for len(batch) < min(budget, n.cfg.MaxEntriesPerMessage) {
+	bytes := len(first.data)
+	for len(batch) < n.cfg.MaxEntriesPerMessage && !n.backlog.fullWith(n.core.LastIndex()+uint64(len(batch)), bytes) {
 		select {
 		case p := <-n.proposals:
 			batch = append(batch, p)
+			bytes += len(p.data)
 			continue
 		default:
 		}
@@ -120,4 +123,5 @@ func (n *Node) handleProposals(first *proposal) {
 		return
 	}
 	n.applier.register(term, firstIndex, live)
+	n.backlog.add(firstIndex+uint64(len(live))-1, entries)
 }
