@@ -3,6 +3,7 @@ package raft
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // Errors callers branch on. Proposal errors fall in two classes, tested with
@@ -65,8 +66,16 @@ func (e notApplied) Unwrap() []error {
 // outcomeUnknown wraps a cause after which a proposal may still be applied.
 type outcomeUnknown struct{ cause error }
 
+// outcomeUnknownNote ends the message of every outcome-unknown error.
+const outcomeUnknownNote = " (the command may still be applied)"
+
 func (e outcomeUnknown) Error() string {
-	return e.cause.Error() + " (the command may still be applied)"
+	msg := e.cause.Error()
+	// A message relayed from another node may carry the note already.
+	if strings.HasSuffix(msg, outcomeUnknownNote) {
+		return msg
+	}
+	return msg + outcomeUnknownNote
 }
 func (e outcomeUnknown) Unwrap() []error {
 	return []error{e.cause, ErrOutcomeUnknown}
