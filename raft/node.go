@@ -54,7 +54,7 @@ type Node struct {
 	// before it applies a Ready, so before any truncation.
 	leaderTerm atomic.Uint64
 
-	status atomic.Pointer[Status]
+	status statusCell
 	events eventHub
 
 	stopOnce sync.Once
