@@ -130,7 +130,7 @@ func (a *applier) apply(ents []wire.Entry) error {
 	cmds := make([]Command, 0, len(ents))
 	for _, e := range ents {
 		if e.Type == wire.EntryTypeCommand {
-			cmds = append(cmds, Command{Index: e.Index, Term: e.Term, Data: e.Data})
+			cmds = append(cmds, Command{Index: e.Index, Term: e.Term, Data: e.Data, Time: e.Time})
 		}
 	}
 	var results [][]byte
@@ -194,6 +194,11 @@ func (a *applier) serveReads() {
 	slices.SortFunc(ready, func(x, y *readRequest) int { return cmp.Compare(x.index, y.index) })
 	for _, r := range ready {
 		v, err := a.n.sm.Read(r.query)
-		r.finish(readResult{value: v, index: r.index, err: err})
+		index := r.index
+		if index == 0 {
+			// A stale read is served at whatever has been applied.
+			index = applied
+		}
+		r.finish(readResult{value: v, index: index, err: err})
 	}
 }

@@ -162,3 +162,36 @@ func TestNodeReplicatesAndApplies(t *testing.T) {
 		}
 	}
 }
+
+func TestNodeStaleReadOnFollower(t *testing.T) {
+	net := &chanNetwork{handlers: map[string]wire.PeerHandler{}, down: map[string]bool{}}
+	peers := []string{"a", "b", "c"}
+	nodes := map[string]*testNode{}
+	for _, id := range peers {
+		nodes[id] = startNode(t, net, id, peers, memory.NewStore())
+	}
+	defer func() {
+		for _, n := range nodes {
+			_ = n.node.Stop()
+		}
+	}()
+	leader := waitLeader(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	res, err := nodes[leader].node.Propose(ctx, statemachine.EncodePut("k", []byte("v1")))
+	require.NoError(t, err)
+	for id, n := range nodes {
+		if id == leader {
+			continue
+		}
+		_, _, err := n.node.Read(ctx, statemachine.EncodeGet("k"))
+		assert.ErrorIs(t, err, raft.ErrNotLeader, "linearizable read on follower %s", id)
+		require.Eventually(t, func() bool { return n.node.Status().AppliedIndex >= res.Index }, 5*time.Second, time.Millisecond)
+		b, index, err := n.node.ReadStale(ctx, statemachine.EncodeGet("k"))
+		require.NoError(t, err)
+		assert.GreaterOrEqual(t, index, res.Index)
+		got, err := statemachine.DecodeResult(b)
+		require.NoError(t, err)
+		assert.Equal(t, "v1", string(got.Value))
+	}
+}

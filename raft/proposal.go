@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"sync/atomic"
+	"time"
 
 	"github.com/natsraft/natsraft/raft/wire"
 )
@@ -110,8 +111,9 @@ func (n *Node) handleProposals(first *proposal) {
 		return
 	}
 	entries := make([]wire.Entry, len(live))
+	now := time.Now().UnixNano()
 	for i, p := range live {
-		entries[i] = wire.Entry{Type: wire.EntryTypeCommand, Data: p.data}
+		entries[i] = wire.Entry{Type: wire.EntryTypeCommand, Data: p.data, Time: now}
 	}
 	term, firstIndex, err := n.core.Propose(entries)
 	if err != nil {

@@ -56,3 +56,21 @@ func (n *Node) handleRead(r *readRequest) {
 	}
 	n.readWaiters[id] = r
 }
+
+// ReadStale runs query on this node's state machine without confirming
+// leadership, on any node. The answer reflects what this node has applied
+// (the returned index) and may miss writes already acknowledged elsewhere.
+func (n *Node) ReadStale(ctx context.Context, query []byte) ([]byte, uint64, error) {
+	r := &readRequest{query: query, done: make(chan readResult, 1)}
+	// Index 0 is served at the applier's next wake-up, in order with
+	// applies, since StateMachine.Read must not run concurrently with Apply.
+	n.applier.addRead(r)
+	select {
+	case res := <-r.done:
+		return res.value, res.index, res.err
+	case <-ctx.Done():
+		return nil, 0, ctx.Err()
+	case <-n.stopped:
+		return nil, 0, ErrShutdown
+	}
+}

@@ -36,7 +36,11 @@ func (s clientService) Read(ctx context.Context, req *wire.ReadRequest) *wire.Re
 	if s.wrongCluster(req.Cluster) {
 		return &wire.ReadResponse{Error: wire.ErrorCodeInvalid, Message: "request for cluster " + req.Cluster + " reached cluster " + s.n.cfg.Cluster}
 	}
-	v, index, err := s.n.Read(ctx, req.Query)
+	read := s.n.Read
+	if req.Stale {
+		read = s.n.ReadStale
+	}
+	v, index, err := read(ctx, req.Query)
 	if err != nil {
 		code, leader := errorCode(err)
 		return &wire.ReadResponse{Error: code, Message: err.Error(), Leader: leader}

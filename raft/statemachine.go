@@ -7,6 +7,11 @@ type Command struct {
 	Index uint64
 	Term  uint64
 	Data  []byte
+	// Time is the leader's clock when it appended the command, in Unix
+	// nanoseconds: the same on every node, so usable for deterministic
+	// expiry. Successive leaders' clocks may disagree, so it can go back
+	// across a leader change.
+	Time int64
 }
 
 // StateMachine is the application's replicated state. The node calls Apply,

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"unsafe"
 
 	"github.com/natsraft/natsraft/raft/wire/msgp"
 )
@@ -49,6 +50,10 @@ type Entry struct {
 	Type  EntryType
 	// Data is the command for the state machine, or an encoded Configuration.
 	Data []byte
+	// Time is the leader's clock when it appended the entry, in Unix
+	// nanoseconds. Every node sees the same value, so state machines can use
+	// it for deterministic expiry; clocks of successive leaders may differ.
+	Time int64
 }
 
 // Kind returns KindEntry.
@@ -89,6 +94,14 @@ func (m *Entry) GetData() []byte {
 	return m.Data
 }
 
+// GetTime returns m.Time, or the zero value if m is nil.
+func (m *Entry) GetTime() int64 {
+	if m == nil {
+		return 0
+	}
+	return m.Time
+}
+
 // Size returns the exact length of m's encoding.
 func (m *Entry) Size() int {
 	n, size := 0, 0
@@ -107,6 +120,10 @@ func (m *Entry) Size() int {
 	if len(m.Data) != 0 {
 		n++
 		size += 1 + msgp.BytesSize(m.Data)
+	}
+	if m.Time != 0 {
+		n++
+		size += 1 + msgp.IntSize(m.Time)
 	}
 	return msgp.MapHeaderSize(n) + size
 }
@@ -138,6 +155,9 @@ func (m *Entry) appendTo(b []byte) []byte {
 	if len(m.Data) != 0 {
 		n++
 	}
+	if m.Time != 0 {
+		n++
+	}
 	b = msgp.AppendMapHeader(b, n)
 	if m.Index != 0 {
 		b = append(b, 0x01) // field 1: index
@@ -155,6 +175,10 @@ func (m *Entry) appendTo(b []byte) []byte {
 		b = append(b, 0x04) // field 4: data
 		b = msgp.AppendBytes(b, m.Data)
 	}
+	if m.Time != 0 {
+		b = append(b, 0x05) // field 5: time
+		b = msgp.AppendInt(b, m.Time)
+	}
 	return b
 }
 
@@ -163,8 +187,19 @@ func (m *Entry) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *Entry) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *Entry) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = Entry{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("Entry", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -207,6 +242,10 @@ func (m *Entry) decode(r *msgp.Reader, depth int) error {
 		case 4:
 			if m.Data, err = r.ReadBytes(); err != nil {
 				return decodeError("Entry", "Data", err)
+			}
+		case 5:
+			if m.Time, err = r.ReadInt64(); err != nil {
+				return decodeError("Entry", "Time", err)
 			}
 		default:
 			if err := r.Skip(depth - 1); err != nil {
@@ -284,8 +323,19 @@ func (m *Configuration) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *Configuration) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *Configuration) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = Configuration{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("Configuration", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -312,7 +362,7 @@ func (m *Configuration) decode(r *msgp.Reader, depth int) error {
 		}
 		switch id {
 		case 1:
-			k0, err := r.ReadArrayHeader()
+			k0, err := r.ReadListHeader(int(unsafe.Sizeof(m.Voters[0])))
 			if err != nil {
 				return decodeError("Configuration", "Voters", err)
 			}
@@ -422,8 +472,19 @@ func (m *HardState) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *HardState) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *HardState) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = HardState{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("HardState", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -670,8 +731,19 @@ func (m *VoteRequest) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *VoteRequest) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *VoteRequest) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = VoteRequest{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("VoteRequest", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -898,8 +970,19 @@ func (m *VoteResponse) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *VoteResponse) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *VoteResponse) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = VoteResponse{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("VoteResponse", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -1186,8 +1269,19 @@ func (m *AppendEntriesRequest) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *AppendEntriesRequest) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *AppendEntriesRequest) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = AppendEntriesRequest{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("AppendEntriesRequest", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -1238,7 +1332,7 @@ func (m *AppendEntriesRequest) decode(r *msgp.Reader, depth int) error {
 				return decodeError("AppendEntriesRequest", "PrevLogTerm", err)
 			}
 		case 7:
-			k0, err := r.ReadArrayHeader()
+			k0, err := r.ReadListHeader(int(unsafe.Sizeof(m.Entries[0])))
 			if err != nil {
 				return decodeError("AppendEntriesRequest", "Entries", err)
 			}
@@ -1513,8 +1607,19 @@ func (m *AppendEntriesResponse) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *AppendEntriesResponse) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *AppendEntriesResponse) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = AppendEntriesResponse{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("AppendEntriesResponse", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -1830,8 +1935,19 @@ func (m *InstallSnapshotRequest) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *InstallSnapshotRequest) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *InstallSnapshotRequest) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = InstallSnapshotRequest{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("InstallSnapshotRequest", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -2088,8 +2204,19 @@ func (m *InstallSnapshotResponse) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *InstallSnapshotResponse) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *InstallSnapshotResponse) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = InstallSnapshotResponse{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("InstallSnapshotResponse", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -2273,8 +2400,19 @@ func (m *TimeoutNowRequest) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *TimeoutNowRequest) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *TimeoutNowRequest) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = TimeoutNowRequest{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("TimeoutNowRequest", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -2454,8 +2592,19 @@ func (m *ProposeRequest) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *ProposeRequest) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *ProposeRequest) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = ProposeRequest{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("ProposeRequest", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -2639,8 +2788,19 @@ func (m *ProposeResponse) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *ProposeResponse) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *ProposeResponse) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = ProposeResponse{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("ProposeResponse", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -2702,6 +2862,9 @@ func (m *ProposeResponse) decode(r *msgp.Reader, depth int) error {
 type ReadRequest struct {
 	Cluster string
 	Query   []byte
+	// Stale asks the receiving node to answer from its own state machine at
+	// once, without confirming leadership: faster, possibly out of date.
+	Stale bool
 }
 
 // Kind returns KindReadRequest.
@@ -2726,6 +2889,14 @@ func (m *ReadRequest) GetQuery() []byte {
 	return m.Query
 }
 
+// GetStale returns m.Stale, or the zero value if m is nil.
+func (m *ReadRequest) GetStale() bool {
+	if m == nil {
+		return false
+	}
+	return m.Stale
+}
+
 // Size returns the exact length of m's encoding.
 func (m *ReadRequest) Size() int {
 	n, size := 0, 0
@@ -2736,6 +2907,10 @@ func (m *ReadRequest) Size() int {
 	if len(m.Query) != 0 {
 		n++
 		size += 1 + msgp.BytesSize(m.Query)
+	}
+	if m.Stale {
+		n++
+		size += 1 + msgp.BoolSize
 	}
 	return msgp.MapHeaderSize(n) + size
 }
@@ -2761,6 +2936,9 @@ func (m *ReadRequest) appendTo(b []byte) []byte {
 	if len(m.Query) != 0 {
 		n++
 	}
+	if m.Stale {
+		n++
+	}
 	b = msgp.AppendMapHeader(b, n)
 	if m.Cluster != "" {
 		b = append(b, 0x01) // field 1: cluster
@@ -2770,6 +2948,10 @@ func (m *ReadRequest) appendTo(b []byte) []byte {
 		b = append(b, 0x02) // field 2: query
 		b = msgp.AppendBytes(b, m.Query)
 	}
+	if m.Stale {
+		b = append(b, 0x03) // field 3: stale
+		b = msgp.AppendBool(b, m.Stale)
+	}
 	return b
 }
 
@@ -2778,8 +2960,19 @@ func (m *ReadRequest) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *ReadRequest) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *ReadRequest) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = ReadRequest{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("ReadRequest", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -2812,6 +3005,10 @@ func (m *ReadRequest) decode(r *msgp.Reader, depth int) error {
 		case 2:
 			if m.Query, err = r.ReadBytes(); err != nil {
 				return decodeError("ReadRequest", "Query", err)
+			}
+		case 3:
+			if m.Stale, err = r.ReadBool(); err != nil {
+				return decodeError("ReadRequest", "Stale", err)
 			}
 		default:
 			if err := r.Skip(depth - 1); err != nil {
@@ -2963,8 +3160,19 @@ func (m *ReadResponse) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *ReadResponse) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *ReadResponse) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = ReadResponse{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("ReadResponse", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -3081,8 +3289,19 @@ func (m *StatusRequest) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *StatusRequest) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *StatusRequest) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = StatusRequest{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("StatusRequest", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -3367,8 +3586,19 @@ func (m *StatusResponse) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *StatusResponse) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *StatusResponse) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = StatusResponse{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("StatusResponse", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -3431,7 +3661,7 @@ func (m *StatusResponse) decode(r *msgp.Reader, depth int) error {
 				return decodeError("StatusResponse", "AppliedIndex", err)
 			}
 		case 10:
-			k0, err := r.ReadArrayHeader()
+			k0, err := r.ReadListHeader(int(unsafe.Sizeof(m.Voters[0])))
 			if err != nil {
 				return decodeError("StatusResponse", "Voters", err)
 			}
@@ -3525,6 +3755,9 @@ type Message interface {
 	MarshalAppend(b []byte) []byte
 	// Unmarshal replaces the message's contents with the decoding of b.
 	Unmarshal(b []byte) error
+	// UnmarshalWithLimits is Unmarshal with bounds on the input's size and
+	// on the memory that decoding allocates.
+	UnmarshalWithLimits(b []byte, limits Limits) error
 	// Size returns the exact length of the message's encoding.
 	Size() int
 }
@@ -3568,8 +3801,19 @@ func NewMessage(k Kind) Message {
 	return nil
 }
 
-// ErrMalformed is wrapped by every error that Unmarshal returns.
+// ErrMalformed is wrapped by every error that Unmarshal and
+// UnmarshalWithLimits return.
 var ErrMalformed = msgp.ErrMalformed
+
+// ErrTooLarge is wrapped, together with ErrMalformed, by the errors of
+// UnmarshalWithLimits for input or allocations beyond its Limits.
+var ErrTooLarge = msgp.ErrTooLarge
+
+// Limits bound the input's size and the memory of one decode by
+// UnmarshalWithLimits. The zero value sets no bound beyond the checks of
+// every decode: declared lengths within the input, nesting within
+// msgp.MaxDepth levels.
+type Limits = msgp.Limits
 
 // decodeError adds the message and field being decoded to err.
 func decodeError(message, field string, err error) error {

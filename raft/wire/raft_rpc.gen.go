@@ -108,46 +108,53 @@ type PeerHandler interface {
 // decode error (wrapping ErrMalformed) for malformed data. In both
 // cases h is not called.
 func DispatchPeer(subject string, data []byte, h PeerHandler) error {
+	return DispatchPeerWithLimits(subject, data, Limits{}, h)
+}
+
+// DispatchPeerWithLimits is DispatchPeer with the decode bounded by limits,
+// as UnmarshalWithLimits bounds it: data beyond them returns an error
+// wrapping ErrTooLarge and ErrMalformed, and h is not called.
+func DispatchPeerWithLimits(subject string, data []byte, limits Limits, h PeerHandler) error {
 	switch subject {
 	case SubjectRequestVote:
 		msg := new(VoteRequest)
-		if err := msg.Unmarshal(data); err != nil {
+		if err := msg.UnmarshalWithLimits(data, limits); err != nil {
 			return err
 		}
 		h.HandleRequestVote(msg)
 	case SubjectRequestVoteResponse:
 		msg := new(VoteResponse)
-		if err := msg.Unmarshal(data); err != nil {
+		if err := msg.UnmarshalWithLimits(data, limits); err != nil {
 			return err
 		}
 		h.HandleRequestVoteResponse(msg)
 	case SubjectAppendEntries:
 		msg := new(AppendEntriesRequest)
-		if err := msg.Unmarshal(data); err != nil {
+		if err := msg.UnmarshalWithLimits(data, limits); err != nil {
 			return err
 		}
 		h.HandleAppendEntries(msg)
 	case SubjectAppendEntriesResponse:
 		msg := new(AppendEntriesResponse)
-		if err := msg.Unmarshal(data); err != nil {
+		if err := msg.UnmarshalWithLimits(data, limits); err != nil {
 			return err
 		}
 		h.HandleAppendEntriesResponse(msg)
 	case SubjectInstallSnapshot:
 		msg := new(InstallSnapshotRequest)
-		if err := msg.Unmarshal(data); err != nil {
+		if err := msg.UnmarshalWithLimits(data, limits); err != nil {
 			return err
 		}
 		h.HandleInstallSnapshot(msg)
 	case SubjectInstallSnapshotResponse:
 		msg := new(InstallSnapshotResponse)
-		if err := msg.Unmarshal(data); err != nil {
+		if err := msg.UnmarshalWithLimits(data, limits); err != nil {
 			return err
 		}
 		h.HandleInstallSnapshotResponse(msg)
 	case SubjectTimeoutNow:
 		msg := new(TimeoutNowRequest)
-		if err := msg.Unmarshal(data); err != nil {
+		if err := msg.UnmarshalWithLimits(data, limits); err != nil {
 			return err
 		}
 		h.HandleTimeoutNow(msg)
@@ -205,10 +212,17 @@ type ClientHandler interface {
 // use, and the decode error (wrapping ErrMalformed) for malformed data.
 // In both cases h is not called.
 func DispatchClient(ctx context.Context, subject string, data []byte, h ClientHandler) ([]byte, error) {
+	return DispatchClientWithLimits(ctx, subject, data, Limits{}, h)
+}
+
+// DispatchClientWithLimits is DispatchClient with the request's decode bounded
+// by limits, as UnmarshalWithLimits bounds it: data beyond them returns an
+// error wrapping ErrTooLarge and ErrMalformed, and h is not called.
+func DispatchClientWithLimits(ctx context.Context, subject string, data []byte, limits Limits, h ClientHandler) ([]byte, error) {
 	switch subject {
 	case SubjectPropose:
 		req := new(ProposeRequest)
-		if err := req.Unmarshal(data); err != nil {
+		if err := req.UnmarshalWithLimits(data, limits); err != nil {
 			return nil, err
 		}
 		resp := h.Propose(ctx, req)
@@ -218,7 +232,7 @@ func DispatchClient(ctx context.Context, subject string, data []byte, h ClientHa
 		return resp.Marshal(), nil
 	case SubjectRead:
 		req := new(ReadRequest)
-		if err := req.Unmarshal(data); err != nil {
+		if err := req.UnmarshalWithLimits(data, limits); err != nil {
 			return nil, err
 		}
 		resp := h.Read(ctx, req)
@@ -228,7 +242,7 @@ func DispatchClient(ctx context.Context, subject string, data []byte, h ClientHa
 		return resp.Marshal(), nil
 	case SubjectStatus:
 		req := new(StatusRequest)
-		if err := req.Unmarshal(data); err != nil {
+		if err := req.UnmarshalWithLimits(data, limits); err != nil {
 			return nil, err
 		}
 		resp := h.Status(ctx, req)
