@@ -63,6 +63,11 @@ type Config struct {
 	// that was partitioned away from raising the term and deposing a
 	// working leader when it returns.
 	DisablePreVote bool
+	// DisableBroadcast makes the leader send every AppendEntries to each
+	// follower separately. By default, when the transport implements
+	// Broadcaster and every follower is in step, the leader publishes new
+	// entries once for all followers.
+	DisableBroadcast bool
 	// Logger receives the node's logs. Default slog.Default().
 	Logger *slog.Logger
 	// RandSeed seeds the election timeout jitter; 0 picks a random seed.
@@ -115,8 +120,8 @@ func (c Config) Validate() error {
 	if !tokenPattern.MatchString(c.ID) {
 		return fmt.Errorf("raft: invalid node id %q: use letters, digits, '-' and '_' only", c.ID)
 	}
-	if c.ID == "client" {
-		return fmt.Errorf("raft: invalid node id %q: the name is reserved for client subjects; choose another", c.ID)
+	if c.ID == "client" || c.ID == "all" {
+		return fmt.Errorf("raft: invalid node id %q: the names \"client\" and \"all\" are reserved for subjects; choose another", c.ID)
 	}
 	if !tokenPattern.MatchString(c.Cluster) {
 		return fmt.Errorf("raft: invalid cluster id %q: use letters, digits, '-' and '_' only", c.Cluster)
@@ -126,8 +131,8 @@ func (c Config) Validate() error {
 	}
 	seen := map[string]bool{}
 	for _, p := range c.Peers {
-		if !tokenPattern.MatchString(p) || p == "client" {
-			return fmt.Errorf("raft: invalid peer id %q: use letters, digits, '-' and '_' only, and not \"client\"", p)
+		if !tokenPattern.MatchString(p) || p == "client" || p == "all" {
+			return fmt.Errorf("raft: invalid peer id %q: use letters, digits, '-' and '_' only, and not \"client\" or \"all\"", p)
 		}
 		if seen[p] {
 			return fmt.Errorf("raft: peer %q is listed twice in Peers", p)

@@ -27,6 +27,9 @@ type CoreConfig struct {
 	MaxEntriesPerMessage int
 	// MaxInflight bounds the AppendEntries envelopes in flight to one peer.
 	MaxInflight int
+	// Broadcast lets the leader send new entries in one envelope addressed
+	// to every follower (To is BroadcastTo) when all followers are in step.
+	Broadcast bool
 	// Rand draws the randomized election timeouts.
 	Rand *rand.Rand
 }

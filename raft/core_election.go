@@ -124,6 +124,9 @@ func (c *Core) handleVoteRequest(m *wire.VoteRequest) {
 		// The vote must be durable before the grant leaves: a node that
 		// forgot a vote after a crash could vote twice in one term.
 		c.sendAfterPersist(m.From, c.voteResponse(m, true))
+		if mutationVoteNotPersisted {
+			c.unpersistLastMessage(true)
+		}
 		return
 	}
 	c.send(m.From, c.voteResponse(m, false))

@@ -66,6 +66,9 @@ func (c *Core) handleAppendEntries(m *wire.AppendEntriesRequest) {
 	// The acknowledgement promises the entries are durable, so it waits
 	// for this and every earlier write.
 	c.sendAfterPersist(m.From, resp)
+	if mutationAckBeforeDurable {
+		c.unpersistLastMessage(false)
+	}
 }
 
 // truncate deletes the entries at index from and above from the log.

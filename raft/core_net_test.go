@@ -27,6 +27,8 @@ type coreNet struct {
 	// drop, if set, drops the delivered messages for which it returns true.
 	drop    func(Envelope) bool
 	commits map[string]uint64
+	// broadcasts counts envelopes addressed to every follower.
+	broadcasts int
 }
 
 func testCoreConfig(id string, voters []string, seed uint64) CoreConfig {
@@ -130,6 +132,18 @@ func (net *coreNet) handleReady(id string, rd Ready) {
 			m := *env.Msg.(*wire.AppendEntriesRequest)
 			m.Entries = slices.Clone(st.log[env.Lo-1 : env.Hi-1])
 			env.Msg = &m
+		}
+		if env.To == BroadcastTo {
+			// Fan out as NATS does for the cluster's broadcast subject.
+			for _, peer := range net.ids {
+				if peer != id {
+					copyEnv := env
+					copyEnv.To = peer
+					net.queue = append(net.queue, copyEnv)
+				}
+			}
+			net.broadcasts++
+			continue
 		}
 		net.queue = append(net.queue, env)
 	}

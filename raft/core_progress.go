@@ -24,6 +24,11 @@ type progress struct {
 	// inflight holds the last index of each envelope sent and not yet
 	// acknowledged, in sending order.
 	inflight []uint64
+	// directHi and broadcastHi are the last indexes sent in this term in an
+	// envelope to this follower alone and in one to every follower. The
+	// two kinds travel on different streams and may overtake each other, so
+	// the leader switches kinds only once the other kind is acknowledged.
+	directHi, broadcastHi uint64
 	// recentActive records a response since the last CheckQuorum round.
 	recentActive bool
 	// ackedSeq is the highest heartbeat round the follower answered.

@@ -2,8 +2,12 @@ package raft
 
 import "github.com/natsraft/natsraft/raft/wire"
 
+// BroadcastTo is the recipient of an envelope meant for every follower.
+const BroadcastTo = ""
+
 // Envelope is a message the core wants sent to one peer.
 type Envelope struct {
+	// To is the recipient's id, or BroadcastTo for every follower.
 	To  string
 	Msg wire.Message
 	// For an AppendEntriesRequest whose Entries the runtime fills in:

@@ -39,9 +39,68 @@ func (c *Core) appendEntries(entries []wire.Entry) {
 }
 
 func (c *Core) broadcastAppend() {
+	if c.cfg.Broadcast {
+		c.sendToAll()
+	}
 	for _, p := range c.peers() {
 		c.sendAppend(p)
 	}
+}
+
+// sendToAll sends new entries in envelopes addressed to every follower,
+// while all followers are in step (see inStep) and have room in their
+// windows. Followers that fall out of step get envelopes of their own from
+// sendAppend, so a lagging follower catches up alone.
+func (c *Core) sendToAll() {
+	peers := c.peers()
+	for c.inStep() {
+		next := c.progress[peers[0]].next
+		for _, p := range peers {
+			if c.progress[p].paused(c.cfg.MaxInflight) {
+				return
+			}
+		}
+		if next > c.log.last {
+			return
+		}
+		prevTerm, ok := c.log.term(next - 1)
+		if !ok {
+			return
+		}
+		hi := min(c.log.last+1, next+uint64(c.cfg.MaxEntriesPerMessage))
+		hiTerm, _ := c.log.term(hi - 1)
+		c.ready.Messages = append(c.ready.Messages, Envelope{
+			To:     BroadcastTo,
+			Msg:    c.appendRequest(BroadcastTo, next-1, prevTerm),
+			Lo:     next,
+			Hi:     hi,
+			HiTerm: hiTerm,
+		})
+		for _, p := range peers {
+			pr := c.progress[p]
+			pr.inflight = append(pr.inflight, hi-1)
+			pr.next = hi
+			pr.broadcastHi = hi - 1
+		}
+	}
+}
+
+// inStep reports whether envelopes to every follower may be broadcast: at
+// least two followers, all replicating, all at the same next index, and
+// none with an envelope of its own still unacknowledged.
+func (c *Core) inStep() bool {
+	peers := c.peers()
+	if !c.cfg.Broadcast || len(peers) < 2 {
+		return false
+	}
+	next := c.progress[peers[0]].next
+	for _, p := range peers {
+		pr := c.progress[p]
+		if pr.state != progressReplicate || pr.next != next || pr.match < pr.directHi {
+			return false
+		}
+	}
+	return true
 }
 
 // sendAppend sends the entries the follower lacks, as many envelopes as its
@@ -49,6 +108,11 @@ func (c *Core) broadcastAppend() {
 func (c *Core) sendAppend(peer string) {
 	pr := c.progress[peer]
 	if pr == nil {
+		return
+	}
+	if pr.state == progressReplicate && c.cfg.Broadcast && (pr.match < pr.broadcastHi || c.inStep()) {
+		// Either a broadcast to this follower is unacknowledged, which an
+		// envelope of its own could overtake, or broadcasting is its job.
 		return
 	}
 	for !pr.paused(c.cfg.MaxInflight) && pr.next <= c.log.last {
@@ -73,6 +137,7 @@ func (c *Core) sendAppend(peer string) {
 		} else {
 			pr.inflight = append(pr.inflight, hi-1)
 			pr.next = hi
+			pr.directHi = hi - 1
 		}
 	}
 }
@@ -175,14 +240,25 @@ func (c *Core) handleAppendResponse(m *wire.AppendEntriesResponse) {
 		// A rejection without a conflict hint carries nothing to act on.
 		if m.ConflictIndex != 0 {
 			c.handleReject(pr, m)
-			c.sendAppend(m.From)
+			c.replicateAfterResponse(m.From)
 		}
 		return
 	}
 	if pr.ack(m.MatchIndex) {
 		c.maybeCommit()
 	}
-	c.sendAppend(m.From)
+	c.replicateAfterResponse(m.From)
+}
+
+// replicateAfterResponse sends what a response made possible: to the
+// follower that answered, or to every follower when broadcasting, because
+// one answer can bring all followers back in step.
+func (c *Core) replicateAfterResponse(peer string) {
+	if c.cfg.Broadcast {
+		c.broadcastAppend()
+		return
+	}
+	c.sendAppend(peer)
 }
 
 // handleReject rewinds a follower's next index using its conflict hint: if
@@ -228,6 +304,9 @@ func (c *Core) maybeCommit() {
 	q := matches[len(matches)-c.quorum()]
 	if q <= c.commit {
 		return
+	}
+	if mutationCommitOldTerm {
+		c.commit, c.ready.CommitIndex = q, q
 	}
 	if t, _ := c.log.term(q); t != c.term {
 		return

@@ -374,3 +374,33 @@ func TestLeaderResendsAfterLostEnvelopes(t *testing.T) {
 	}
 	assert.Equal(t, net.stores["n1"].log, net.stores["n3"].log)
 }
+
+func TestBroadcastWhileFollowersInStep(t *testing.T) {
+	net := newCoreNet(t, 3)
+	for _, id := range net.ids {
+		net.cores[id].cfg.Broadcast = true
+	}
+	net.elect("n1")
+	net.tick("n1") // heartbeat answers move every follower to replicate
+	net.deliverAll()
+	before := net.broadcasts
+	net.propose("n1", "a", "b")
+	net.deliverAll()
+	assert.Equal(t, before+1, net.broadcasts, "in-step followers share one envelope")
+
+	// A follower that misses entries falls out of step and catches up on
+	// its own envelopes while the other keeps in step.
+	net.cut[[2]string{"n1", "n3"}] = true
+	net.propose("n1", "c")
+	net.deliverAll()
+	net.heal()
+	for i := 0; i < 20; i++ {
+		net.tick("n1")
+		net.deliverAll()
+	}
+	net.propose("n1", "d")
+	net.deliverAll()
+	for _, id := range []string{"n2", "n3"} {
+		assert.Equal(t, net.stores["n1"].log, net.stores[id].log, "log of %s", id)
+	}
+}

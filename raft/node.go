@@ -33,7 +33,10 @@ type Node struct {
 	cache   *logCache
 	writer  *logWriter
 	applier *applier
-	streams map[string]*stream // fixed after NewNode
+	streams map[string]*stream // by peer id, BroadcastTo for all; fixed after NewNode
+	// broadcaster is the transport's Broadcaster, or nil when broadcasting
+	// is off.
+	broadcaster Broadcaster
 
 	inbox     chan wire.Message
 	proposals chan *proposal
@@ -97,6 +100,10 @@ func NewNode(cfg Config, sm StateMachine, logs LogStore, stable StableStore, sna
 	if err != nil {
 		return nil, err
 	}
+	broadcaster, _ := tr.(Broadcaster)
+	if cfg.DisableBroadcast {
+		broadcaster = nil
+	}
 	seed := cfg.RandSeed
 	if seed == 0 {
 		var b [8]byte
@@ -112,6 +119,7 @@ func NewNode(cfg Config, sm StateMachine, logs LogStore, stable StableStore, sna
 		PreVote:              !cfg.DisablePreVote,
 		MaxEntriesPerMessage: cfg.MaxEntriesPerMessage,
 		MaxInflight:          cfg.MaxInflightMessages,
+		Broadcast:            broadcaster != nil,
 		Rand:                 rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 	}, st)
 	if err != nil {
@@ -125,6 +133,10 @@ func NewNode(cfg Config, sm StateMachine, logs LogStore, stable StableStore, sna
 	n.events.init()
 	for _, p := range core.peers() {
 		n.streams[p] = newStream(n, p)
+	}
+	if broadcaster != nil {
+		n.streams[BroadcastTo] = newStream(n, BroadcastTo)
+		n.broadcaster = broadcaster
 	}
 	n.publishStatus()
 	if err := tr.Start(inboxHandler{n}); err != nil {

@@ -75,11 +75,20 @@ func (s *stream) publish(env Envelope) {
 		m := *tmpl
 		m.PrevLogIndex, m.PrevLogTerm = prev, prevTerm
 		m.Entries = ents
-		if err := s.n.tr.Send(s.peer, &m); err != nil {
+		if err := s.send(&m); err != nil {
 			s.n.log.Debug("send append", "peer", s.peer, "index", lo, "err", err)
 			return
 		}
 		prev, prevTerm = last.Index, last.Term
 		lo = last.Index + 1
 	}
+}
+
+// send hands m to the transport: to every follower at once on the
+// broadcast stream, to s.peer otherwise.
+func (s *stream) send(m *wire.AppendEntriesRequest) error {
+	if s.peer == BroadcastTo {
+		return s.n.broadcaster.Broadcast(m)
+	}
+	return s.n.tr.Send(s.peer, m)
 }

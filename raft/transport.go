@@ -19,3 +19,12 @@ type Transport interface {
 	// does not close a connection the application owns.
 	Close() error
 }
+
+// Broadcaster is implemented by transports that can deliver one message to
+// every node of the cluster with a single send, as NATS does for a subject
+// all nodes subscribe to. The message's To field is empty, and each
+// receiver treats it as addressed to itself; a sender need not receive its
+// own broadcasts.
+type Broadcaster interface {
+	Broadcast(msg wire.Message) error
+}

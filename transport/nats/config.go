@@ -13,6 +13,11 @@ const DefaultPrefix = "natsraft"
 // reserved: a node named "client" would receive the cluster's client requests.
 const clientToken = "client"
 
+// broadcastToken is the subject token of messages to every node of the
+// cluster, "<prefix>.<cluster>.all.<suffix>", which NATS fans out. It is
+// reserved like clientToken.
+const broadcastToken = "all"
+
 // Default pending limits of the peer subscription. They bound the messages
 // NATS buffers in this process while the handler is busy. Beyond them the
 // subscription drops messages as a slow consumer, and Stats counts them.
@@ -102,13 +107,17 @@ func validateToken(what, value string) error {
 	return nil
 }
 
-// validateNodeID checks a node id: a subject token other than "client".
+// validateNodeID checks a node id: a subject token other than "client" and
+// "all".
 func validateNodeID(what, value string) error {
 	if err := validateToken(what, value); err != nil {
 		return err
 	}
 	if value == clientToken {
 		return fmt.Errorf("natstransport: invalid %s id %q: the name is reserved for client subjects, choose another", what, value)
+	}
+	if value == broadcastToken {
+		return fmt.Errorf("natstransport: invalid %s id %q: the name is reserved for messages to every node, choose another", what, value)
 	}
 	return nil
 }

@@ -16,6 +16,7 @@
 //	<prefix>.<cluster>.<node>.snapshot        InstallSnapshotRequest
 //	<prefix>.<cluster>.<node>.snapshot.resp   InstallSnapshotResponse
 //	<prefix>.<cluster>.<node>.timeout_now     TimeoutNowRequest
+//	<prefix>.<cluster>.all.append             AppendEntriesRequest to every node
 //	<prefix>.<cluster>.<node>.client.propose  ProposeRequest to one node
 //	<prefix>.<cluster>.<node>.client.read     ReadRequest to one node
 //	<prefix>.<cluster>.<node>.client.status   StatusRequest to one node
@@ -26,7 +27,11 @@
 // <node> is the recipient: a peer message goes to the receiver's subjects,
 // and a response goes back to the original sender's subjects. Peer messages
 // are published without reply subjects; client requests use NATS
-// request/reply. The token "client" is reserved and cannot be a node id.
+// request/reply. A leader whose followers are all in step publishes new
+// entries once on the "all" subject, which every node subscribes to and NATS
+// fans out; the message's recipient is empty, and each follower answers on
+// the leader's own subject. The tokens "client" and "all" are reserved and
+// cannot be node ids.
 //
 // # What the package does not do
 //

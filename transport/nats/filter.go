@@ -20,8 +20,12 @@ type addressed interface {
 // decoded message to the application's handler only if the message belongs
 // to this cluster, is addressed to this node and comes from a known peer.
 type filter struct {
-	t *Transport
-	h wire.PeerHandler
+	t    *Transport
+	h    wire.PeerHandler
+	base string // the subject root this filter's subscription covers
+	// broadcast marks the filter of "<prefix>.<cluster>.all.>": its
+	// messages have an empty recipient, and the node's own are skipped.
+	broadcast bool
 }
 
 // accept reports whether m may reach the handler, counting and logging it
@@ -33,7 +37,10 @@ func (f *filter) accept(m addressed, suffix string) bool {
 		t.counters.wrongCluster.Add(1)
 		t.drops.report(reasonWrongCluster, "message", suffix, "message_cluster", m.GetCluster(), "peer", m.GetFrom())
 		return false
-	case m.GetTo() != t.cfg.Node:
+	case f.broadcast && m.GetFrom() == t.cfg.Node:
+		// NATS echoes a node's own broadcasts back to it.
+		return false
+	case f.broadcast && m.GetTo() != "", !f.broadcast && m.GetTo() != t.cfg.Node:
 		t.counters.wrongTo.Add(1)
 		t.drops.report(reasonWrongRecipient, "message", suffix, "recipient", m.GetTo(), "peer", m.GetFrom())
 		return false

@@ -41,6 +41,9 @@ type Transport struct {
 	cfg  Config
 	log  *slog.Logger
 	base string // "<prefix>.<cluster>.<node>."
+	// broadcastBase is "<prefix>.<cluster>.all.", the root of the subjects
+	// of messages to every node.
+	broadcastBase string
 
 	// peers is the set of accepted senders, replaced whole by SetPeers.
 	peers atomic.Pointer[map[string]struct{}]
@@ -53,8 +56,10 @@ type Transport struct {
 	bufs sync.Pool // *[]byte encode buffers
 
 	closed atomic.Bool
-	mu     sync.Mutex // guards sub and finalDropped
+	mu     sync.Mutex // guards sub, broadcastSub and finalDropped
 	sub    *nats.Subscription
+	// broadcastSub receives the messages sent to every node.
+	broadcastSub *nats.Subscription
 	// finalDropped is the subscription's slow-consumer drop count at Close.
 	finalDropped uint64
 
@@ -114,6 +119,8 @@ func New(nc *nats.Conn, cfg Config) (*Transport, error) {
 		cfg:  cfg,
 		log:  cfg.Logger.With("node", cfg.Node, "cluster", cfg.Cluster),
 		base: nodeBase(cfg.Prefix, cfg.Cluster, cfg.Node) + ".",
+
+		broadcastBase: nodeBase(cfg.Prefix, cfg.Cluster, broadcastToken) + ".",
 	}
 	t.drops.log = t.log
 	t.SetPeers(cfg.Peers)
@@ -133,9 +140,10 @@ func (t *Transport) SetPeers(peers []string) {
 	t.peers.Store(&set)
 }
 
-// Start subscribes to this node's peer subjects and passes each accepted
-// message to h. NATS calls h from one goroutine per subscription, so calls to
-// h do not overlap. Byte slices in a message (entry data, snapshot chunks)
+// Start subscribes to this node's peer subjects and to the cluster's
+// broadcast subjects, and passes each accepted message to h. NATS calls h
+// from one goroutine per subscription, so h must be safe for two concurrent
+// calls. Byte slices in a message (entry data, snapshot chunks)
 // belong to that message alone, so h may keep them.
 func (t *Transport) Start(h wire.PeerHandler) error {
 	if h == nil {
@@ -150,27 +158,42 @@ func (t *Transport) Start(h wire.PeerHandler) error {
 		return errors.New("natstransport: start: already started")
 	}
 
-	f := &filter{t: t, h: h}
-	subject := t.base + ">"
-	sub, err := t.nc.Subscribe(subject, func(m *nats.Msg) { t.receive(m, f) })
+	sub, err := t.subscribe(t.base, &filter{t: t, h: h, base: t.base})
 	if err != nil {
-		return fmt.Errorf("natstransport: subscribe to %s: %w", subject, err)
+		return err
 	}
-	if err := sub.SetPendingLimits(t.cfg.PendingMessages, t.cfg.PendingBytes); err != nil {
+	bsub, err := t.subscribe(t.broadcastBase, &filter{t: t, h: h, base: t.broadcastBase, broadcast: true})
+	if err != nil {
 		_ = sub.Unsubscribe()
-		return fmt.Errorf("natstransport: set pending limits on %s: %w", subject, err)
+		return err
 	}
-	t.sub = sub
+	t.sub, t.broadcastSub = sub, bsub
+	subject := t.base + ">"
 	t.log.Info("transport started", "subject", subject)
 	return nil
 }
 
-// receive decodes and dispatches one message from the peer subscription.
+// subscribe subscribes to every subject under base and hands the messages
+// to f, with the configured pending limits.
+func (t *Transport) subscribe(base string, f *filter) (*nats.Subscription, error) {
+	subject := base + ">"
+	sub, err := t.nc.Subscribe(subject, func(m *nats.Msg) { t.receive(m, f) })
+	if err != nil {
+		return nil, fmt.Errorf("natstransport: subscribe to %s: %w", subject, err)
+	}
+	if err := sub.SetPendingLimits(t.cfg.PendingMessages, t.cfg.PendingBytes); err != nil {
+		_ = sub.Unsubscribe()
+		return nil, fmt.Errorf("natstransport: set pending limits on %s: %w", subject, err)
+	}
+	return sub, nil
+}
+
+// receive decodes and dispatches one message from a peer subscription.
 func (t *Transport) receive(m *nats.Msg, f *filter) {
 	if t.closed.Load() {
 		return
 	}
-	suffix := strings.TrimPrefix(m.Subject, t.base)
+	suffix := strings.TrimPrefix(m.Subject, f.base)
 	// The node's client subjects "<node>.client.<suffix>" match the peer
 	// wildcard too. They belong to the ClientServer, so they are skipped
 	// here without counting.
@@ -235,6 +258,14 @@ func (t *Transport) Send(to string, msg wire.Message) error {
 	return nil
 }
 
+// Broadcast publishes msg once on "<prefix>.<cluster>.all.<suffix>", from
+// where NATS delivers it to every node of the cluster. msg's To field must
+// be empty; each receiver accepts it as addressed to itself. It implements
+// raft.Broadcaster.
+func (t *Transport) Broadcast(msg wire.Message) error {
+	return t.Send(broadcastToken, msg)
+}
+
 // subject returns the subject for a message of kind to node to, building and
 // caching it on first use.
 func (t *Transport) subject(to string, kind wire.Kind) (string, error) {
@@ -243,8 +274,10 @@ func (t *Transport) subject(to string, kind wire.Kind) (string, error) {
 		return s, nil
 	}
 
-	if err := validateNodeID("recipient", to); err != nil {
-		return "", err
+	if to != broadcastToken {
+		if err := validateNodeID("recipient", to); err != nil {
+			return "", err
+		}
 	}
 	suffix, ok := wire.PeerSubject(kind)
 	if !ok {
@@ -298,11 +331,9 @@ func (t *Transport) Close() error {
 	if t.sub == nil {
 		return nil
 	}
-	if n, err := t.sub.Dropped(); err == nil {
-		t.finalDropped = uint64(n)
-	}
-	err := t.sub.Unsubscribe()
-	t.sub = nil
+	t.finalDropped = t.droppedLocked()
+	err := errors.Join(t.sub.Unsubscribe(), t.broadcastSub.Unsubscribe())
+	t.sub, t.broadcastSub = nil, nil
 	if err != nil && !errors.Is(err, nats.ErrConnectionClosed) && !errors.Is(err, nats.ErrBadSubscription) {
 		return fmt.Errorf("natstransport: close: unsubscribe: %w", err)
 	}
@@ -325,10 +356,20 @@ func (t *Transport) Stats() Stats {
 	t.mu.Lock()
 	s.DroppedSlowConsumer = t.finalDropped
 	if t.sub != nil {
-		if n, err := t.sub.Dropped(); err == nil {
-			s.DroppedSlowConsumer = uint64(n)
-		}
+		s.DroppedSlowConsumer = t.droppedLocked()
 	}
 	t.mu.Unlock()
 	return s
+}
+
+// droppedLocked returns the slow-consumer drops of both subscriptions; the
+// caller holds t.mu and the subscriptions are open.
+func (t *Transport) droppedLocked() uint64 {
+	var total uint64
+	for _, sub := range []*nats.Subscription{t.sub, t.broadcastSub} {
+		if n, err := sub.Dropped(); err == nil {
+			total += uint64(n)
+		}
+	}
+	return total
 }
