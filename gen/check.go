@@ -17,6 +17,9 @@ type checker struct {
 	names map[string]int
 	// subjects maps each subject suffix to the line of its rpc.
 	subjects map[string]int
+	// types maps each enum, message and service name to its declaration,
+	// as "kind Name on line N".
+	types map[string]string
 }
 
 func (c *checker) errorf(line int, format string, args ...any) {
@@ -39,8 +42,8 @@ func (c *checker) declare(name string, line int, origin string) {
 // check resolves the types of f and reports every semantic error, sorted
 // by line.
 func check(f *File) []*SchemaError {
-	c := &checker{f: f, names: map[string]int{}, subjects: map[string]int{}}
-	for _, n := range []string{"Kind", "Message", "NewMessage", "ErrMalformed"} {
+	c := &checker{f: f, names: map[string]int{}, subjects: map[string]int{}, types: map[string]string{}}
+	for _, n := range []string{"Kind", "Message", "NewMessage", "ErrMalformed", "ErrTooLarge", "Limits"} {
 		c.names[n] = 0
 	}
 	if len(f.Services) > 0 {
@@ -53,8 +56,9 @@ func check(f *File) []*SchemaError {
 		c.checkEnum(e)
 	}
 	for _, m := range f.Messages {
-		c.checkTypeName(m.Name, m.Line, "message")
-		c.declare("Kind"+m.Name, m.Line, "message "+m.Name)
+		if c.checkTypeName(m.Name, m.Line, "message") {
+			c.declare("Kind"+m.Name, m.Line, "message "+m.Name)
+		}
 	}
 	for _, m := range f.Messages {
 		c.checkMessage(m)
@@ -82,17 +86,23 @@ func (c *checker) checkHeader() {
 }
 
 // checkTypeName checks the name of an enum, message or service and
-// declares it.
-func (c *checker) checkTypeName(name string, line int, declKind string) {
+// declares it. It reports whether the name is valid and new.
+func (c *checker) checkTypeName(name string, line int, declKind string) bool {
 	switch {
 	case isReservedGo(name):
 		c.errorf(line, "%s name %s is a reserved Go identifier", declKind, name)
-		return
+		return false
 	case !exportedRE.MatchString(name):
 		c.errorf(line, "%s name %q must be an identifier starting with an upper-case letter", declKind, name)
-		return
+		return false
 	}
+	if prev, ok := c.types[name]; ok {
+		c.errorf(line, "%s %s: duplicate name (first declared as %s)", declKind, name, prev)
+		return false
+	}
+	c.types[name] = fmt.Sprintf("%s %s on line %d", declKind, name, line)
 	c.declare(name, line, declKind+" "+name)
+	return true
 }
 
 func (c *checker) checkEnum(e *Enum) {
@@ -121,7 +131,7 @@ func (c *checker) checkEnum(e *Enum) {
 
 // messageMethods are the methods that generated code declares on every
 // message, which a field's Go name must not repeat.
-var messageMethods = []string{"Kind", "Marshal", "MarshalAppend", "Unmarshal", "Size", "Reset"}
+var messageMethods = []string{"Kind", "Marshal", "MarshalAppend", "Unmarshal", "UnmarshalWithLimits", "Size", "Reset"}
 
 // maxFieldID bounds field ids so they fit every integer type on every
 // platform.
@@ -261,7 +271,7 @@ func (c *checker) checkService(s *Service) {
 	} else {
 		c.declare(s.Name+"Subject", s.Line, "service "+s.Name)
 	}
-	for _, n := range []string{s.Name + "Handler", "Dispatch" + s.Name, s.Name + "RPCs"} {
+	for _, n := range []string{s.Name + "Handler", "Dispatch" + s.Name, "Dispatch" + s.Name + "WithLimits", s.Name + "RPCs"} {
 		c.declare(n, s.Line, "service "+s.Name)
 	}
 	carried := map[*Message]string{}
@@ -272,7 +282,11 @@ func (c *checker) checkService(s *Service) {
 
 func (c *checker) checkRPC(s *Service, r *RPC, carried map[*Message]string) {
 	where := fmt.Sprintf("service %s: rpc %s", s.Name, r.Name)
-	if !exportedRE.MatchString(r.Name) || isReservedGo(r.Name) {
+	switch {
+	case isReservedGo(r.Name):
+		c.errorf(r.Line, "%s: name %s is a reserved Go identifier", where, r.Name)
+		return
+	case !exportedRE.MatchString(r.Name):
 		c.errorf(r.Line, "%s: name must be an identifier starting with an upper-case letter", where)
 		return
 	}

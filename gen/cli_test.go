@@ -44,7 +44,7 @@ service Echo {
 func TestRunWritesAndRewritesIdentically(t *testing.T) {
 	root := writeModule(t, map[string]string{"svc.schema": serviceSchema})
 	schemaDir := filepath.Join(root, "schema")
-	if err := run(schemaDir, root); err != nil {
+	if err := run(options{schemaDir: schemaDir, root: root, code: true}); err != nil {
 		t.Fatalf("run: %v", err)
 	}
 	types := filepath.Join(root, "out", "svc", "svc.gen.go")
@@ -67,7 +67,7 @@ func TestRunWritesAndRewritesIdentically(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := run(schemaDir, root); err != nil {
+	if err := run(options{schemaDir: schemaDir, root: root, code: true}); err != nil {
 		t.Fatalf("second run: %v", err)
 	}
 	second, err := os.ReadFile(types)
@@ -93,7 +93,7 @@ func TestRunWritesAndRewritesIdentically(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(schemaDir, "svc.schema"), []byte(noService), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if err := run(schemaDir, root); err != nil {
+	if err := run(options{schemaDir: schemaDir, root: root, code: true}); err != nil {
 		t.Fatalf("run without services: %v", err)
 	}
 	if _, err := os.Stat(rpc); !os.IsNotExist(err) {
@@ -106,7 +106,7 @@ func TestRunReportsErrorsOfEveryFile(t *testing.T) {
 		"a.schema": "package a\noutput out/a\nmessage M {\n  0 x: bool\n}\n",
 		"b.schema": "package b\noutput out/b\nmessage M {\n  1 x: nosuch\n}\n",
 	})
-	err := run(filepath.Join(root, "schema"), root)
+	err := run(options{schemaDir: filepath.Join(root, "schema"), root: root, code: true})
 	if err == nil {
 		t.Fatal("run accepted invalid schemas")
 	}
@@ -125,7 +125,7 @@ func TestRunRejectsSharedOutput(t *testing.T) {
 		"a.schema": "package a\noutput out/x\n",
 		"b.schema": "package b\noutput out/x\n",
 	})
-	err := run(filepath.Join(root, "schema"), root)
+	err := run(options{schemaDir: filepath.Join(root, "schema"), root: root, code: true})
 	if err == nil || err.Error() != "schema/b.schema:2: output out/x is already used by schema/a.schema" {
 		t.Fatalf("error %v, want the shared output reported", err)
 	}

@@ -87,10 +87,12 @@ func goType(t *Type) string {
 	}
 }
 
-func usesFloat(f *File) bool {
+// usesType reports whether a field of f has the type name at its top
+// level, for example typeFloat64 or typeList.
+func usesType(f *File, name string) bool {
 	for _, m := range f.Messages {
 		for _, fd := range m.Fields {
-			if fd.Type.Name == typeFloat64 {
+			if fd.Type.Name == name {
 				return true
 			}
 		}
@@ -102,12 +104,16 @@ func usesFloat(f *File) bool {
 // and their codecs, and the per-package Kind registry.
 func emitTypes(f *File, runtimeImport string) ([]byte, error) {
 	p := &printer{}
-	imports := []string{"fmt", "slices", "strconv"}
-	if usesFloat(f) {
-		imports = []string{"fmt", "math", "slices", "strconv"}
-	}
-	if len(f.Messages) == 0 {
-		imports = []string{"strconv"}
+	imports := []string{"strconv"}
+	if len(f.Messages) > 0 {
+		imports = []string{"fmt", "slices", "strconv"}
+		if usesType(f, typeFloat64) {
+			imports = []string{"fmt", "math", "slices", "strconv"}
+		}
+		// Decoders size list allocations with unsafe.Sizeof.
+		if usesType(f, typeList) {
+			imports = append(imports, "unsafe")
+		}
 	}
 	imports = append(imports, runtimeImport)
 	p.header(f, f.Comment, imports)
@@ -191,6 +197,9 @@ func emitRegistry(p *printer, f *File) {
 	p.pf("MarshalAppend(b []byte) []byte")
 	p.pf("// Unmarshal replaces the message's contents with the decoding of b.")
 	p.pf("Unmarshal(b []byte) error")
+	p.pf("// UnmarshalWithLimits is Unmarshal with bounds on the input's size and")
+	p.pf("// on the memory that decoding allocates.")
+	p.pf("UnmarshalWithLimits(b []byte, limits Limits) error")
 	p.pf("// Size returns the exact length of the message's encoding.")
 	p.pf("Size() int")
 	p.pf("}")
@@ -210,8 +219,21 @@ func emitRegistry(p *printer, f *File) {
 	p.pf("}")
 
 	p.pf("")
-	p.pf("// ErrMalformed is wrapped by every error that Unmarshal returns.")
+	p.pf("// ErrMalformed is wrapped by every error that Unmarshal and")
+	p.pf("// UnmarshalWithLimits return.")
 	p.pf("var ErrMalformed = msgp.ErrMalformed")
+
+	p.pf("")
+	p.pf("// ErrTooLarge is wrapped, together with ErrMalformed, by the errors of")
+	p.pf("// UnmarshalWithLimits for input or allocations beyond its Limits.")
+	p.pf("var ErrTooLarge = msgp.ErrTooLarge")
+
+	p.pf("")
+	p.pf("// Limits bound the input's size and the memory of one decode by")
+	p.pf("// UnmarshalWithLimits. The zero value sets no bound beyond the checks of")
+	p.pf("// every decode: declared lengths within the input, nesting within")
+	p.pf("// msgp.MaxDepth levels.")
+	p.pf("type Limits = msgp.Limits")
 	if len(f.Messages) == 0 {
 		return
 	}

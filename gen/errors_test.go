@@ -65,6 +65,52 @@ func TestSchemaErrors(t *testing.T) {
 			[]string{"x.schema:3: enum name func is a reserved Go identifier"},
 		},
 		{
+			"reserved Go identifier as service",
+			"message M {\n}\nservice func {\n  oneway Do(M) subject \"do\"\n}\n",
+			[]string{"x.schema:5: service name func is a reserved Go identifier"},
+		},
+		{
+			"reserved Go identifier as rpc",
+			"message M {\n}\nservice S {\n  oneway func(M) subject \"do\"\n}\n",
+			[]string{"x.schema:6: service S: rpc func: name func is a reserved Go identifier"},
+		},
+		{
+			"lower-case enum value",
+			"enum E {\n  0 func\n}\n",
+			[]string{`x.schema:4: enum E: value name "func" must be an identifier starting with an upper-case letter`},
+		},
+		{
+			"duplicate message name",
+			"message M {\n}\nmessage M {\n}\n",
+			[]string{"x.schema:5: message M: duplicate name (first declared as message M on line 3)"},
+		},
+		{
+			"message named like an enum",
+			"enum M {\n  0 A\n}\nmessage M {\n}\nservice M {\n  oneway Do(M) subject \"do\"\n}\n",
+			[]string{
+				"x.schema:6: message M: duplicate name (first declared as enum M on line 3)",
+				"x.schema:8: service M: duplicate name (first declared as enum M on line 3)",
+			},
+		},
+		{
+			"reserved after the field that uses it",
+			"message M {\n  3 a: bool\n  reserved 3\n}\n",
+			[]string{"x.schema:4: message M: field a: id 3 is reserved (line 5)"},
+		},
+		{
+			"reserved id out of range",
+			"message M {\n  reserved 0, 2147483648\n}\n",
+			[]string{
+				"x.schema:4: message M: reserved id 0 must be between 1 and 2147483647",
+				"x.schema:4: message M: reserved id 2147483648 must be between 1 and 2147483647",
+			},
+		},
+		{
+			"list without element type",
+			"message M {\n  1 a: list\n}\n",
+			[]string{"x.schema:4: list needs an element type, as in list<string>"},
+		},
+		{
 			"unexported message name",
 			"message entry {\n}\n",
 			[]string{`x.schema:3: message name "entry" must be an identifier starting with an upper-case letter`},

@@ -82,3 +82,42 @@ func TestGenerateDeterministic(t *testing.T) {
 		}
 	}
 }
+
+// protocolDoc is the protocol document that go generate writes from the
+// module's schemas, relative to the module root.
+const protocolDoc = "docs/protocol.md"
+
+// TestProtocolDocGolden generates the protocol document from the module's
+// schemas and compares it with the committed docs/protocol.md. Run
+// "go test ./gen -update" to rewrite it after an intended change.
+func TestProtocolDocGolden(t *testing.T) {
+	files, err := loadDir(filepath.Join(moduleRoot, "schema"), moduleRoot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := emitProtocolDoc(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(moduleRoot, protocolDoc)
+	if *update {
+		if err := writeIfChanged(path, got); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file: %v (run go test ./gen -update)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the generator's output; run go test ./gen -update and review the diff", protocolDoc)
+	}
+	again, err := emitProtocolDoc(files)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, again) {
+		t.Error("two runs generated different protocol documents")
+	}
+}

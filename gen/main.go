@@ -9,10 +9,16 @@
 // printed as "file:line: message" and make the command exit with status 1;
 // no file is written then. Unchanged files are not rewritten.
 //
+// With -doc FILE (relative to the module root), the command also writes the
+// wire protocol document for the schemas: the template gen/protocol.md.tmpl
+// with reference tables of every enum, message and service. -code=false
+// writes the document only.
+//
 // # Schema language
 //
-// A schema file starts with "package NAME" and "output DIR" (relative to
-// the module root) and declares, in any order:
+// docs/schema.md documents the language for users. In short, a schema
+// file starts with "package NAME" and "output DIR" (relative to the module
+// root) and declares, in any order:
 //
 //	enum Name { <number> ValueName ... }
 //	message Name { <id> field_name: type ... reserved <id>, <id> }
@@ -38,6 +44,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -49,13 +56,25 @@ import (
 const runtimePath = "raft/wire/msgp"
 
 func main() {
-	schemaDir := flag.String("schema", "schema", "directory of the *.schema files")
-	root := flag.String("root", ".", "module root: the directory of go.mod, against which output directories are resolved")
+	var opts options
+	flag.StringVar(&opts.schemaDir, "schema", "schema", "directory of the *.schema files")
+	flag.StringVar(&opts.root, "root", ".", "module root: the directory of go.mod, against which output directories are resolved")
+	flag.StringVar(&opts.doc, "doc", "", "path of the protocol document to write, relative to the module root; empty writes none")
+	flag.BoolVar(&opts.code, "code", true, "write the Go files; -code=false with -doc writes only the document")
 	flag.Parse()
-	if err := run(*schemaDir, *root); err != nil {
+	if err := run(opts); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
+}
+
+// options are the command's flags.
+type options struct {
+	schemaDir, root string
+	// doc is the protocol document's path relative to root, or empty.
+	doc string
+	// code enables the Go files.
+	code bool
 }
 
 // output is one generated file.
@@ -64,17 +83,53 @@ type output struct {
 	data []byte
 }
 
-func run(schemaDir, root string) error {
-	module, err := modulePath(filepath.Join(root, "go.mod"))
+func run(opts options) error {
+	module, err := modulePath(filepath.Join(opts.root, "go.mod"))
 	if err != nil {
 		return err
 	}
-	paths, err := filepath.Glob(filepath.Join(schemaDir, "*.schema"))
+	files, err := loadDir(opts.schemaDir, opts.root)
 	if err != nil {
 		return err
+	}
+	// The document is rendered first, so a template error writes nothing.
+	var doc []byte
+	if opts.doc != "" {
+		clean := path.Clean(opts.doc)
+		if path.IsAbs(opts.doc) || clean == ".." || strings.HasPrefix(clean, "../") {
+			return fmt.Errorf("-doc %s: the document's path must be relative to the module root and inside it", opts.doc)
+		}
+		if doc, err = emitProtocolDoc(files); err != nil {
+			return err
+		}
+	}
+
+	if opts.code {
+		for _, f := range files {
+			outs, err := generate(f, module+"/"+runtimePath)
+			if err != nil {
+				return err
+			}
+			if err := writeOutputs(opts.root, f, outs); err != nil {
+				return err
+			}
+		}
+	}
+	if opts.doc != "" {
+		return writeIfChanged(filepath.Join(opts.root, filepath.FromSlash(opts.doc)), doc)
+	}
+	return nil
+}
+
+// loadDir loads every *.schema file of dir, sorted by path, and reports
+// the errors of all of them.
+func loadDir(dir, root string) ([]*File, error) {
+	paths, err := filepath.Glob(filepath.Join(dir, "*.schema"))
+	if err != nil {
+		return nil, err
 	}
 	if len(paths) == 0 {
-		return fmt.Errorf("no *.schema files in %s", schemaDir)
+		return nil, fmt.Errorf("no *.schema files in %s", dir)
 	}
 	slices.Sort(paths)
 
@@ -89,22 +144,12 @@ func run(schemaDir, root string) error {
 		files = append(files, f)
 	}
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return nil, err
 	}
 	if err := checkOutputs(files); err != nil {
-		return err
+		return nil, err
 	}
-
-	for _, f := range files {
-		outs, err := generate(f, module+"/"+runtimePath)
-		if err != nil {
-			return err
-		}
-		if err := writeOutputs(root, f, outs); err != nil {
-			return err
-		}
-	}
-	return nil
+	return files, nil
 }
 
 // load reads, parses and checks one schema file. Its path in messages is
@@ -182,14 +227,7 @@ func generate(f *File, runtimeImport string) ([]output, error) {
 // <base>_rpc.gen.go left from a schema that no longer declares services.
 func writeOutputs(root string, f *File, outs []output) error {
 	for _, o := range outs {
-		path := filepath.Join(root, filepath.FromSlash(o.path))
-		if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, o.data) {
-			continue
-		}
-		if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-			return err
-		}
-		if err := os.WriteFile(path, o.data, 0o644); err != nil {
+		if err := writeIfChanged(filepath.Join(root, filepath.FromSlash(o.path)), o.data); err != nil {
 			return err
 		}
 	}
@@ -204,6 +242,18 @@ func writeOutputs(root string, f *File, outs []output) error {
 		}
 	}
 	return nil
+}
+
+// writeIfChanged writes data to path, creating its directory, unless the
+// file already holds data.
+func writeIfChanged(path string, data []byte) error {
+	if old, err := os.ReadFile(path); err == nil && bytes.Equal(old, data) {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, data, 0o644)
 }
 
 // modulePath returns the module path declared in a go.mod file.

@@ -304,6 +304,9 @@ func (p *parser) parseType() *Type {
 	if t.text != typeList {
 		return &Type{Name: t.text}
 	}
+	if n := p.peek(); n.kind != tokPunct || n.text != "<" {
+		p.failf(t.line, "list needs an element type, as in list<string>")
+	}
 	p.expect("<")
 	elem := p.parseType()
 	p.expect(">")

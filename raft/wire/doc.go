@@ -8,5 +8,13 @@
 // are left out, and decoders skip field ids they do not know, so nodes of
 // different versions can exchange messages as long as ids are never
 // reused. Unmarshal aliases the input for bytes fields: the decoded message
-// shares memory with the buffer it was decoded from.
+// shares memory with the buffer it was decoded from. UnmarshalWithLimits,
+// DispatchPeerWithLimits and DispatchClientWithLimits also bound the input's
+// size and the memory that decoding allocates, for input from peers that
+// are not trusted to keep within the max message size.
 package wire
+
+// The module root's go:generate directive writes the Go files of this
+// package. This one writes docs/protocol.md, the protocol description for
+// implementers in other languages, from the same schemas.
+//go:generate go run ../../gen -schema ../../schema -root ../.. -code=false -doc docs/protocol.md

@@ -204,8 +204,19 @@ func (m *Command) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *Command) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *Command) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = Command{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("Command", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -414,8 +425,19 @@ func (m *Result) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *Result) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *Result) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = Result{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("Result", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -500,6 +522,9 @@ type Message interface {
 	MarshalAppend(b []byte) []byte
 	// Unmarshal replaces the message's contents with the decoding of b.
 	Unmarshal(b []byte) error
+	// UnmarshalWithLimits is Unmarshal with bounds on the input's size and
+	// on the memory that decoding allocates.
+	UnmarshalWithLimits(b []byte, limits Limits) error
 	// Size returns the exact length of the message's encoding.
 	Size() int
 }
@@ -515,8 +540,19 @@ func NewMessage(k Kind) Message {
 	return nil
 }
 
-// ErrMalformed is wrapped by every error that Unmarshal returns.
+// ErrMalformed is wrapped by every error that Unmarshal and
+// UnmarshalWithLimits return.
 var ErrMalformed = msgp.ErrMalformed
+
+// ErrTooLarge is wrapped, together with ErrMalformed, by the errors of
+// UnmarshalWithLimits for input or allocations beyond its Limits.
+var ErrTooLarge = msgp.ErrTooLarge
+
+// Limits bound the input's size and the memory of one decode by
+// UnmarshalWithLimits. The zero value sets no bound beyond the checks of
+// every decode: declared lengths within the input, nesting within
+// msgp.MaxDepth levels.
+type Limits = msgp.Limits
 
 // decodeError adds the message and field being decoded to err.
 func decodeError(message, field string, err error) error {

@@ -10,6 +10,7 @@ import (
 	"math"
 	"slices"
 	"strconv"
+	"unsafe"
 
 	"github.com/natsraft/natsraft/raft/wire/msgp"
 )
@@ -303,8 +304,19 @@ func (m *Scalars) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *Scalars) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *Scalars) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = Scalars{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("Scalars", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -677,8 +689,19 @@ func (m *Lists) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *Lists) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *Lists) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = Lists{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("Lists", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -705,7 +728,7 @@ func (m *Lists) decode(r *msgp.Reader, depth int) error {
 		}
 		switch id {
 		case 1:
-			k0, err := r.ReadArrayHeader()
+			k0, err := r.ReadListHeader(int(unsafe.Sizeof(m.Flags[0])))
 			if err != nil {
 				return decodeError("Lists", "Flags", err)
 			}
@@ -719,7 +742,7 @@ func (m *Lists) decode(r *msgp.Reader, depth int) error {
 				}
 			}
 		case 2:
-			k0, err := r.ReadArrayHeader()
+			k0, err := r.ReadListHeader(int(unsafe.Sizeof(m.Counts[0])))
 			if err != nil {
 				return decodeError("Lists", "Counts", err)
 			}
@@ -733,7 +756,7 @@ func (m *Lists) decode(r *msgp.Reader, depth int) error {
 				}
 			}
 		case 3:
-			k0, err := r.ReadArrayHeader()
+			k0, err := r.ReadListHeader(int(unsafe.Sizeof(m.Totals[0])))
 			if err != nil {
 				return decodeError("Lists", "Totals", err)
 			}
@@ -747,7 +770,7 @@ func (m *Lists) decode(r *msgp.Reader, depth int) error {
 				}
 			}
 		case 4:
-			k0, err := r.ReadArrayHeader()
+			k0, err := r.ReadListHeader(int(unsafe.Sizeof(m.Ratios[0])))
 			if err != nil {
 				return decodeError("Lists", "Ratios", err)
 			}
@@ -761,7 +784,7 @@ func (m *Lists) decode(r *msgp.Reader, depth int) error {
 				}
 			}
 		case 5:
-			k0, err := r.ReadArrayHeader()
+			k0, err := r.ReadListHeader(int(unsafe.Sizeof(m.Names[0])))
 			if err != nil {
 				return decodeError("Lists", "Names", err)
 			}
@@ -775,7 +798,7 @@ func (m *Lists) decode(r *msgp.Reader, depth int) error {
 				}
 			}
 		case 6:
-			k0, err := r.ReadArrayHeader()
+			k0, err := r.ReadListHeader(int(unsafe.Sizeof(m.Blobs[0])))
 			if err != nil {
 				return decodeError("Lists", "Blobs", err)
 			}
@@ -789,7 +812,7 @@ func (m *Lists) decode(r *msgp.Reader, depth int) error {
 				}
 			}
 		case 7:
-			k0, err := r.ReadArrayHeader()
+			k0, err := r.ReadListHeader(int(unsafe.Sizeof(m.Colors[0])))
 			if err != nil {
 				return decodeError("Lists", "Colors", err)
 			}
@@ -805,7 +828,7 @@ func (m *Lists) decode(r *msgp.Reader, depth int) error {
 				m.Colors[i0] = Color(v)
 			}
 		case 8:
-			k0, err := r.ReadArrayHeader()
+			k0, err := r.ReadListHeader(int(unsafe.Sizeof(m.Items[0])))
 			if err != nil {
 				return decodeError("Lists", "Items", err)
 			}
@@ -819,7 +842,7 @@ func (m *Lists) decode(r *msgp.Reader, depth int) error {
 				}
 			}
 		case 9:
-			k0, err := r.ReadArrayHeader()
+			k0, err := r.ReadListHeader(int(unsafe.Sizeof(m.Matrix[0])))
 			if err != nil {
 				return decodeError("Lists", "Matrix", err)
 			}
@@ -828,7 +851,7 @@ func (m *Lists) decode(r *msgp.Reader, depth int) error {
 				m.Matrix = make([][]int64, k0)
 			}
 			for i0 := range m.Matrix {
-				k1, err := r.ReadArrayHeader()
+				k1, err := r.ReadListHeader(int(unsafe.Sizeof(m.Matrix[i0][0])))
 				if err != nil {
 					return decodeError("Lists", "Matrix["+strconv.Itoa(i0)+"]", err)
 				}
@@ -965,8 +988,19 @@ func (m *Nested) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *Nested) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *Nested) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = Nested{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("Nested", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -1053,8 +1087,19 @@ func (m *Empty) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *Empty) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *Empty) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = Empty{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("Empty", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -1181,8 +1226,19 @@ func (m *Tree) appendTo(b []byte) []byte {
 // alias b: they share its memory, so b must not change while m is in use.
 // Errors wrap ErrMalformed and name the message and field at fault.
 func (m *Tree) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *Tree) UnmarshalWithLimits(b []byte, limits Limits) error {
 	*m = Tree{}
 	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("Tree", "", err)
+	}
 	if err := m.decode(&r, msgp.MaxDepth); err != nil {
 		return err
 	}
@@ -1213,7 +1269,7 @@ func (m *Tree) decode(r *msgp.Reader, depth int) error {
 				return decodeError("Tree", "Value", err)
 			}
 		case 2:
-			k0, err := r.ReadArrayHeader()
+			k0, err := r.ReadListHeader(int(unsafe.Sizeof(m.Children[0])))
 			if err != nil {
 				return decodeError("Tree", "Children", err)
 			}
@@ -1274,6 +1330,9 @@ type Message interface {
 	MarshalAppend(b []byte) []byte
 	// Unmarshal replaces the message's contents with the decoding of b.
 	Unmarshal(b []byte) error
+	// UnmarshalWithLimits is Unmarshal with bounds on the input's size and
+	// on the memory that decoding allocates.
+	UnmarshalWithLimits(b []byte, limits Limits) error
 	// Size returns the exact length of the message's encoding.
 	Size() int
 }
@@ -1295,8 +1354,19 @@ func NewMessage(k Kind) Message {
 	return nil
 }
 
-// ErrMalformed is wrapped by every error that Unmarshal returns.
+// ErrMalformed is wrapped by every error that Unmarshal and
+// UnmarshalWithLimits return.
 var ErrMalformed = msgp.ErrMalformed
+
+// ErrTooLarge is wrapped, together with ErrMalformed, by the errors of
+// UnmarshalWithLimits for input or allocations beyond its Limits.
+var ErrTooLarge = msgp.ErrTooLarge
+
+// Limits bound the input's size and the memory of one decode by
+// UnmarshalWithLimits. The zero value sets no bound beyond the checks of
+// every decode: declared lengths within the input, nesting within
+// msgp.MaxDepth levels.
+type Limits = msgp.Limits
 
 // decodeError adds the message and field being decoded to err.
 func decodeError(message, field string, err error) error {

@@ -91,22 +91,29 @@ type EventsHandler interface {
 // decode error (wrapping ErrMalformed) for malformed data. In both
 // cases h is not called.
 func DispatchEvents(subject string, data []byte, h EventsHandler) error {
+	return DispatchEventsWithLimits(subject, data, Limits{}, h)
+}
+
+// DispatchEventsWithLimits is DispatchEvents with the decode bounded by limits,
+// as UnmarshalWithLimits bounds it: data beyond them returns an error
+// wrapping ErrTooLarge and ErrMalformed, and h is not called.
+func DispatchEventsWithLimits(subject string, data []byte, limits Limits, h EventsHandler) error {
 	switch subject {
 	case SubjectSync:
 		msg := new(Scalars)
-		if err := msg.Unmarshal(data); err != nil {
+		if err := msg.UnmarshalWithLimits(data, limits); err != nil {
 			return err
 		}
 		h.HandleSync(msg)
 	case SubjectSyncResponse:
 		msg := new(Lists)
-		if err := msg.Unmarshal(data); err != nil {
+		if err := msg.UnmarshalWithLimits(data, limits); err != nil {
 			return err
 		}
 		h.HandleSyncResponse(msg)
 	case SubjectPing:
 		msg := new(Empty)
-		if err := msg.Unmarshal(data); err != nil {
+		if err := msg.UnmarshalWithLimits(data, limits); err != nil {
 			return err
 		}
 		h.HandlePing(msg)
@@ -148,10 +155,17 @@ type QueryHandler interface {
 // use, and the decode error (wrapping ErrMalformed) for malformed data.
 // In both cases h is not called.
 func DispatchQuery(ctx context.Context, subject string, data []byte, h QueryHandler) ([]byte, error) {
+	return DispatchQueryWithLimits(ctx, subject, data, Limits{}, h)
+}
+
+// DispatchQueryWithLimits is DispatchQuery with the request's decode bounded
+// by limits, as UnmarshalWithLimits bounds it: data beyond them returns an
+// error wrapping ErrTooLarge and ErrMalformed, and h is not called.
+func DispatchQueryWithLimits(ctx context.Context, subject string, data []byte, limits Limits, h QueryHandler) ([]byte, error) {
 	switch subject {
 	case SubjectLookup:
 		req := new(Tree)
-		if err := req.Unmarshal(data); err != nil {
+		if err := req.UnmarshalWithLimits(data, limits); err != nil {
 			return nil, err
 		}
 		resp := h.Lookup(ctx, req)

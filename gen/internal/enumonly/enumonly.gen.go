@@ -45,6 +45,9 @@ type Message interface {
 	MarshalAppend(b []byte) []byte
 	// Unmarshal replaces the message's contents with the decoding of b.
 	Unmarshal(b []byte) error
+	// UnmarshalWithLimits is Unmarshal with bounds on the input's size and
+	// on the memory that decoding allocates.
+	UnmarshalWithLimits(b []byte, limits Limits) error
 	// Size returns the exact length of the message's encoding.
 	Size() int
 }
@@ -54,5 +57,16 @@ func NewMessage(k Kind) Message {
 	return nil
 }
 
-// ErrMalformed is wrapped by every error that Unmarshal returns.
+// ErrMalformed is wrapped by every error that Unmarshal and
+// UnmarshalWithLimits return.
 var ErrMalformed = msgp.ErrMalformed
+
+// ErrTooLarge is wrapped, together with ErrMalformed, by the errors of
+// UnmarshalWithLimits for input or allocations beyond its Limits.
+var ErrTooLarge = msgp.ErrTooLarge
+
+// Limits bound the input's size and the memory of one decode by
+// UnmarshalWithLimits. The zero value sets no bound beyond the checks of
+// every decode: declared lengths within the input, nesting within
+// msgp.MaxDepth levels.
+type Limits = msgp.Limits

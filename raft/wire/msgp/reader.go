@@ -39,16 +39,24 @@ func (e *Error) Unwrap() error { return ErrMalformed }
 // Every typed read (ReadUint64, ReadString, ReadMapHeader, ...) accepts nil
 // and returns the zero value for it, because the schema treats nil like an
 // absent field.
+//
+// A new Reader has no limits beyond the input's bounds and the nesting
+// depth that callers pass to Skip. SetLimits adds a maximum input size and
+// a maximum of memory that a decode may allocate, and a read that would
+// exceed them returns a *LimitError.
 type Reader struct {
 	b   []byte
 	off int
+	// maxAlloc is Limits.MaxAlloc, or 0 for no limit, and allocated counts
+	// the bytes charged against it so far.
+	maxAlloc, allocated int
 }
 
 // NewReader returns a Reader positioned at the start of b.
 func NewReader(b []byte) Reader { return Reader{b: b} }
 
-// Reset positions r at the start of b.
-func (r *Reader) Reset(b []byte) { r.b, r.off = b, 0 }
+// Reset positions r at the start of b and removes its limits.
+func (r *Reader) Reset(b []byte) { *r = Reader{b: b} }
 
 // Offset returns the number of bytes consumed so far.
 func (r *Reader) Offset() int { return r.off }
@@ -89,10 +97,12 @@ func (r *Reader) ReadNil() error {
 }
 
 // uintN reads the n-byte big-endian unsigned integer that follows the
-// format byte, without consuming anything on failure.
-func (r *Reader) uintN(n int, valueType string) (uint64, error) {
+// format byte, without consuming anything on failure. An error names the
+// value as valueType followed by part. The two are joined only on failure,
+// so a successful read builds no string.
+func (r *Reader) uintN(n int, valueType, part string) (uint64, error) {
 	if len(r.b)-r.off-1 < n {
-		return 0, r.truncated(valueType)
+		return 0, r.truncated(valueType + part)
 	}
 	p := r.b[r.off+1 : r.off+1+n]
 	switch n {
@@ -120,10 +130,10 @@ func (r *Reader) readHeader(fix, c16, c32 byte, valueType string, minBytes int) 
 	case c&0xf0 == fix:
 		n, width = uint64(c&0x0f), 0
 	case c == c16:
-		n, err = r.uintN(2, valueType+" header")
+		n, err = r.uintN(2, valueType, " header")
 		width = 2
 	case c == c32:
-		n, err = r.uintN(4, valueType+" header")
+		n, err = r.uintN(4, valueType, " header")
 		width = 4
 	case c == nilByte:
 		r.off++
@@ -172,12 +182,12 @@ func (r *Reader) readInteger() (v uint64, neg bool, err error) {
 		v = 0
 	case c >= uint8Byte && c <= uint64Byte:
 		width := 1 << (c - uint8Byte)
-		v, err = r.uintN(width, "integer")
+		v, err = r.uintN(width, "integer", "")
 		size += width
 	case c >= int8Byte && c <= int64Byte:
 		width := 1 << (c - int8Byte)
 		var u uint64
-		u, err = r.uintN(width, "integer")
+		u, err = r.uintN(width, "integer", "")
 		size += width
 		switch width {
 		case 1:
@@ -203,6 +213,11 @@ func (r *Reader) readInteger() (v uint64, neg bool, err error) {
 // ReadUint64 reads an integer of any msgpack width. A negative value is an
 // error.
 func (r *Reader) ReadUint64() (uint64, error) {
+	// Field ids and most small values are positive fixints.
+	if r.off < len(r.b) && r.b[r.off] < 0x80 {
+		r.off++
+		return uint64(r.b[r.off-1]), nil
+	}
 	start := r.off
 	v, neg, err := r.readInteger()
 	if err != nil {
@@ -273,14 +288,14 @@ func (r *Reader) ReadFloat64() (float64, error) {
 	}
 	switch c {
 	case float64Byte:
-		u, err := r.uintN(8, "float64")
+		u, err := r.uintN(8, "float64", "")
 		if err != nil {
 			return 0, err
 		}
 		r.off += 9
 		return math.Float64frombits(u), nil
 	case float32Byte:
-		u, err := r.uintN(4, "float32")
+		u, err := r.uintN(4, "float32", "")
 		if err != nil {
 			return 0, err
 		}
@@ -310,10 +325,10 @@ func (r *Reader) readRaw(allowStr, allowBin bool, valueType string) ([]byte, err
 		n = uint64(c & 0x1f)
 	case allowStr && c >= str8 && c <= str32:
 		width = 1 << (c - str8)
-		n, err = r.uintN(width, valueType+" length")
+		n, err = r.uintN(width, valueType, " length")
 	case allowBin && c >= bin8 && c <= bin32:
 		width = 1 << (c - bin8)
-		n, err = r.uintN(width, valueType+" length")
+		n, err = r.uintN(width, valueType, " length")
 	case c == nilByte:
 		r.off++
 		return nil, nil
@@ -332,10 +347,19 @@ func (r *Reader) readRaw(allowStr, allowBin bool, valueType string) ([]byte, err
 	return r.b[start:end:end], nil
 }
 
-// ReadString reads a str value and returns a copy of it.
+// ReadString reads a str value and returns a copy of it. When
+// Limits.MaxAlloc is set, the copy counts against it.
 func (r *Reader) ReadString() (string, error) {
+	start := r.off
 	p, err := r.readRaw(true, false, "str")
-	return string(p), err
+	if err != nil {
+		return "", err
+	}
+	if !r.fits(uint64(len(p))) {
+		r.off = start
+		return "", r.allocError(start, uint64(len(p)), fmt.Sprintf("str of %d bytes", len(p)))
+	}
+	return string(p), nil
 }
 
 // ReadBytes reads a bin value (or a str value, which older encoders use for
@@ -383,7 +407,7 @@ func (r *Reader) skip(depth int) error {
 		return r.skipBytes(2 + 1<<(c-fixext1))
 	case c >= ext8 && c <= ext32:
 		width := 1 << (c - ext8)
-		n, err := r.uintN(width, "ext length")
+		n, err := r.uintN(width, "ext", " length")
 		if err != nil {
 			return err
 		}

@@ -21,6 +21,7 @@ import (
 type Message interface {
 	MarshalAppend(b []byte) []byte
 	Unmarshal(b []byte) error
+	UnmarshalWithLimits(b []byte, limits msgp.Limits) error
 	Size() int
 }
 
@@ -110,6 +111,7 @@ func CheckCodec(t *testing.T, newMsg func() Message) {
 	t.Run("vmihailenco decodes", func(t *testing.T) { checkForeignDecode(t, full) })
 	t.Run("unknown keys skipped", func(t *testing.T) { checkUnknownKeys(t, newMsg, full) })
 	t.Run("truncated", func(t *testing.T) { checkTruncated(t, newMsg, full) })
+	t.Run("limits", func(t *testing.T) { checkLimits(t, newMsg, full) })
 }
 
 func encode(m Message) []byte { return m.MarshalAppend(nil) }
@@ -255,5 +257,82 @@ func checkTruncated(t *testing.T, newMsg func() Message, m Message) {
 	trailing := append(data[:len(data):len(data)], 0xc0)
 	if err := newMsg().Unmarshal(trailing); !errors.Is(err, msgp.ErrMalformed) {
 		t.Fatalf("Unmarshal with a trailing byte: error %v, want one wrapping ErrMalformed", err)
+	}
+}
+
+// checkLimits decodes a filled message with limits at and below its size.
+func checkLimits(t *testing.T, newMsg func() Message, m Message) {
+	data := encode(m)
+	got := newMsg()
+	if err := got.UnmarshalWithLimits(data, msgp.Limits{MaxSize: len(data)}); err != nil {
+		t.Fatalf("UnmarshalWithLimits with MaxSize equal to the encoding's %d bytes: %v", len(data), err)
+	}
+	if !reflect.DeepEqual(got, m) {
+		t.Fatalf("UnmarshalWithLimits changed the message:\n got %+v\nwant %+v", got, m)
+	}
+	// MaxSize 0 means no limit, so a 1-byte encoding cannot be one byte short.
+	if len(data) > 1 {
+		err := newMsg().UnmarshalWithLimits(data, msgp.Limits{MaxSize: len(data) - 1})
+		if !errors.Is(err, msgp.ErrTooLarge) || !errors.Is(err, msgp.ErrMalformed) {
+			t.Fatalf("UnmarshalWithLimits with MaxSize one byte short: error %v, want ErrTooLarge and ErrMalformed", err)
+		}
+	}
+	// A filled message holds a string or a list unless it has no fields of
+	// those types, and then a 1-byte allocation limit changes nothing.
+	err := newMsg().UnmarshalWithLimits(data, msgp.Limits{MaxAlloc: 1})
+	if err != nil && !errors.Is(err, msgp.ErrTooLarge) {
+		t.Fatalf("UnmarshalWithLimits with MaxAlloc 1: error %v, want nil or ErrTooLarge", err)
+	}
+}
+
+// fuzzAllocLimit is the allocation limit CheckDecode tries: small enough
+// that many inputs exceed it.
+const fuzzAllocLimit = 64
+
+// CheckDecode decodes data, which may be any input, as the message type
+// that newMsg creates, and checks what every generated decoder guarantees.
+// Decoding does not panic and fails only with errors wrapping
+// msgp.ErrMalformed. A message it accepts encodes to exactly Size() bytes,
+// which decode to the same encoding. Limits either reject the input with
+// msgp.ErrTooLarge or decode the same message. Fuzz targets call it for
+// every message type.
+func CheckDecode(t *testing.T, newMsg func() Message, data []byte) {
+	t.Helper()
+	m := newMsg()
+	err := m.Unmarshal(data)
+	if err != nil {
+		if !errors.Is(err, msgp.ErrMalformed) {
+			t.Fatalf("%T: error %v does not wrap ErrMalformed", m, err)
+		}
+		if lerr := newMsg().UnmarshalWithLimits(data, msgp.Limits{MaxSize: len(data)}); lerr == nil {
+			t.Fatalf("%T: UnmarshalWithLimits accepted input that Unmarshal rejects with %v", m, err)
+		}
+		return
+	}
+	enc := m.MarshalAppend(nil)
+	if len(enc) != m.Size() {
+		t.Fatalf("%T: Size() = %d, encoding has %d bytes", m, m.Size(), len(enc))
+	}
+	again := newMsg()
+	if err := again.Unmarshal(enc); err != nil {
+		t.Fatalf("%T: own encoding % x does not decode: %v", m, enc, err)
+	}
+	if enc2 := again.MarshalAppend(nil); !bytes.Equal(enc, enc2) {
+		t.Fatalf("%T: encoding is not stable:\n% x\n% x", m, enc, enc2)
+	}
+
+	for _, limits := range []msgp.Limits{{MaxSize: len(data)}, {MaxAlloc: fuzzAllocLimit}} {
+		limited := newMsg()
+		err := limited.UnmarshalWithLimits(data, limits)
+		switch {
+		case err == nil:
+			if !bytes.Equal(limited.MarshalAppend(nil), enc) {
+				t.Fatalf("%T: UnmarshalWithLimits(%+v) decoded another message than Unmarshal", m, limits)
+			}
+		case !errors.Is(err, msgp.ErrTooLarge):
+			t.Fatalf("%T: UnmarshalWithLimits(%+v) of input that Unmarshal accepts: error %v, want ErrTooLarge", m, limits, err)
+		case limits.MaxAlloc == 0:
+			t.Fatalf("%T: MaxSize equal to the input's length rejected it: %v", m, err)
+		}
 	}
 }
