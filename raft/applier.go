@@ -21,7 +21,7 @@ type applier struct {
 	waiters map[uint64]*proposal // by log index, guarded by mu
 	reads   []*readRequest       // confirmed reads, guarded by mu
 	signal  chan struct{}        // capacity 1: new work is waiting
-	// progress (capacity 1) tells the node loop that entries were applied,
+	// progress (capacity 1) signals the node loop that entries were applied,
 	// so it can take proposals again after backpressure.
 	progress chan struct{}
 
@@ -175,7 +175,7 @@ func (a *applier) apply(ents []wire.Entry) error {
 	return nil
 }
 
-// serveReads answers the confirmed reads whose index has been applied.
+// serveReads serves the confirmed reads whose index has been applied.
 func (a *applier) serveReads() {
 	applied := a.applied.Load()
 	a.mu.Lock()

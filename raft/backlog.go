@@ -35,7 +35,7 @@ func (b *backlog) add(last uint64, entries []wire.Entry) {
 	b.bytes += size
 }
 
-// release forgets the batches the applier has applied.
+// release drops the batches the applier has applied.
 func (b *backlog) release() {
 	applied := b.applied.Load()
 	n := 0

@@ -49,8 +49,8 @@ type Config struct {
 	// beyond it Propose waits within its context. Default 8192.
 	MaxPendingProposals int
 	// MaxUnappliedEntries bounds the entries a leader holds appended but not
-	// yet applied (uncommitted, or committed and waiting for the state
-	// machine); while it is reached, new proposals wait in the queue.
+	// yet applied, whether uncommitted or waiting for the state machine.
+	// While the bound is reached, new proposals wait in the queue.
 	// Default 65536.
 	MaxUnappliedEntries int
 	// MaxUnappliedBytes bounds the command bytes of those entries in the
