@@ -200,7 +200,7 @@ func (t *Transport) receive(m *nats.Msg, f *filter) {
 	if strings.HasPrefix(suffix, clientToken+".") {
 		return
 	}
-	err := wire.DispatchPeer(suffix, m.Data, f)
+	err := wire.DispatchPeerWithLimits(suffix, m.Data, t.decodeLimits(), f)
 	switch {
 	case err == nil:
 	case errors.Is(err, wire.ErrUnknownSubject):
@@ -373,3 +373,20 @@ func (t *Transport) droppedLocked() uint64 {
 	}
 	return total
 }
+
+// decodeLimits bounds what decoding one received message may take: its
+// size is at most the max payload, and its decoded lists at most
+// decodeAllocFactor times that.
+func (t *Transport) decodeLimits() wire.Limits {
+	max := t.MaxPayload()
+	return wire.Limits{MaxSize: max, MaxAlloc: decodeAllocFactor * max}
+}
+
+// decodeAllocFactor is the memory a decode may allocate per byte of the
+// max payload. A wire.Entry takes 56 bytes in memory (64-bit platforms) and
+// at least 3 bytes on the wire (an empty map with two small fields), so a
+// hostile list of such entries could allocate about 19 bytes per input
+// byte. Real entries carry an index, term and time (about 25 bytes for an
+// empty no-op), so a batch of them allocates at most about 2.3 bytes per
+// byte; 8 leaves room for them and bounds the hostile case.
+const decodeAllocFactor = 8
