@@ -384,9 +384,8 @@ func (t *Transport) decodeLimits() wire.Limits {
 
 // decodeAllocFactor is the memory a decode may allocate per byte of the
 // max payload. A wire.Entry takes 56 bytes in memory (64-bit platforms) and
-// at least 3 bytes on the wire (an empty map with two small fields), so a
-// hostile list of such entries could allocate about 19 bytes per input
-// byte. Real entries carry an index, term and time (about 25 bytes for an
+// as little as 1 byte on the wire (an empty map), so a hostile list of
+// empty entries could allocate 56 bytes per input byte. Real entries carry an index, term and time (about 25 bytes for an
 // empty no-op), so a batch of them allocates at most about 2.3 bytes per
 // byte; 8 leaves room for them and bounds the hostile case.
 const decodeAllocFactor = 8
