@@ -59,45 +59,16 @@ func (w *logWriter) run() {
 }
 
 func (w *logWriter) write(batch []writeJob) error {
-	var pending []wire.Entry
-	var hs *wire.HardState
-	flush := func() error {
-		if len(pending) == 0 {
-			return nil
-		}
-		if err := w.n.logs.Append(pending); err != nil {
-			return fmt.Errorf("append entries %d-%d: %w", pending[0].Index, pending[len(pending)-1].Index, err)
-		}
-		return nil
-	}
-	var last *wire.Entry
-	for i := range batch {
-		j := &batch[i]
-		if j.truncateFrom != 0 {
-			if err := flush(); err != nil {
-				return err
-			}
-			pending = nil
-			if err := w.n.logs.TruncateSuffix(j.truncateFrom); err != nil {
-				return fmt.Errorf("truncate log from %d: %w", j.truncateFrom, err)
-			}
-		}
-		pending = append(pending, j.entries...)
-		if len(j.entries) > 0 {
-			last = &j.entries[len(j.entries)-1]
-		}
-		if j.hardState != nil {
-			hs = j.hardState
-		}
-	}
-	if err := flush(); err != nil {
+	// The term and vote go first, so that a crash between the two writes
+	// never leaves entries on disk whose term is above the stored term.
+	if err := w.writeHardState(batch); err != nil {
 		return err
 	}
-	if hs != nil {
-		if err := w.n.stable.SetHardState(*hs); err != nil {
-			return fmt.Errorf("save term %d and vote %q: %w", hs.Term, hs.Vote, err)
-		}
+	last, err := w.writeEntries(batch)
+	if err != nil {
+		return err
 	}
+
 	// Everything above is durable: the waiting messages may leave.
 	var msgs []Envelope
 	for i := range batch {
@@ -109,6 +80,7 @@ func (w *logWriter) write(batch []writeJob) error {
 	if len(msgs) > 0 {
 		w.n.flushTransport()
 	}
+
 	if last != nil {
 		w.mu.Lock()
 		w.persisted.index, w.persisted.term = last.Index, last.Term
@@ -119,6 +91,57 @@ func (w *logWriter) write(batch []writeJob) error {
 		}
 	}
 	return nil
+}
+
+// writeHardState saves the newest hard state of the batch, if any.
+func (w *logWriter) writeHardState(batch []writeJob) error {
+	var hs *wire.HardState
+	for i := range batch {
+		if batch[i].hardState != nil {
+			hs = batch[i].hardState
+		}
+	}
+	if hs == nil {
+		return nil
+	}
+	if err := w.n.stable.SetHardState(*hs); err != nil {
+		return fmt.Errorf("save term %d and vote %q: %w", hs.Term, hs.Vote, err)
+	}
+	return nil
+}
+
+// writeEntries applies the batch's truncations and appends in order, with
+// one Append call for each run of entries between truncations, and returns
+// the last entry written.
+func (w *logWriter) writeEntries(batch []writeJob) (*wire.Entry, error) {
+	var pending []wire.Entry
+	flush := func() error {
+		if len(pending) == 0 {
+			return nil
+		}
+		if err := w.n.logs.Append(pending); err != nil {
+			return fmt.Errorf("append entries %d-%d: %w", pending[0].Index, pending[len(pending)-1].Index, err)
+		}
+		pending = nil
+		return nil
+	}
+	var last *wire.Entry
+	for i := range batch {
+		j := &batch[i]
+		if j.truncateFrom != 0 {
+			if err := flush(); err != nil {
+				return nil, err
+			}
+			if err := w.n.logs.TruncateSuffix(j.truncateFrom); err != nil {
+				return nil, fmt.Errorf("truncate log from %d: %w", j.truncateFrom, err)
+			}
+		}
+		pending = append(pending, j.entries...)
+		if len(j.entries) > 0 {
+			last = &j.entries[len(j.entries)-1]
+		}
+	}
+	return last, flush()
 }
 
 // takePersisted returns the latest completion.
