@@ -97,4 +97,6 @@ func (p *progress) reject(next uint64) {
 	p.probeSent = false
 	p.inflight = p.inflight[:0]
 	p.next = max(next, p.match+1)
+	// Envelopes in flight count as lost, so neither kind waits for them.
+	p.directHi, p.broadcastHi = 0, 0
 }
