@@ -4,11 +4,20 @@
 // natstransport.Client over NATS, and decodes the results.
 //
 // Writes go through the Raft log (Client.Propose), and Get is a
-// linearizable read (Client.Read). Errors of the cluster call keep their
+// linearizable read (Client.Read) unless the Stale option reads what one
+// node has applied. Errors of the cluster call keep their
 // classification: errors.Is(err, raft.ErrNotApplied) means the command was
 // certainly not applied and may be sent again, and
-// errors.Is(err, raft.ErrOutcomeUnknown) means it may have been applied;
-// the natstransport.Client never retries such a write on its own.
+// errors.Is(err, raft.ErrOutcomeUnknown) means it may have been applied.
+//
+// A cluster whose state machine is
+// statemachine.WithSessions(statemachine.NewKV(), ...), as raftnode runs
+// it, needs a natstransport.Client with ClientConfig.Sessions set. Such a
+// client sends a write again after a lost reply or a leader change, with
+// the same sequence number, and the cluster applies it once, so a write
+// fails with raft.ErrOutcomeUnknown only when no reply came before the
+// caller's deadline. Without sessions, the natstransport.Client never
+// sends a write again once it may have reached the leader.
 package kvclient
 
 import (
@@ -43,10 +52,37 @@ func (c *Client) Put(ctx context.Context, key string, value []byte) (revision ui
 	return res.Revision, nil
 }
 
-// Get returns key's value and revision with a linearizable read, or an
-// error matching ErrKeyNotFound when the key does not exist. The value
-// belongs to the caller.
-func (c *Client) Get(ctx context.Context, key string) (value []byte, revision uint64, err error) {
+// GetOption changes how Get reads.
+type GetOption func(*getOptions)
+
+type getOptions struct {
+	stale bool
+	node  string
+}
+
+// Stale makes Get read the value that one node has applied, without
+// confirming with the leader. It is faster, and works while no leader is
+// elected, but the value may miss acknowledged writes. node names the
+// node, and "" means any node that replies.
+func Stale(node string) GetOption {
+	return func(o *getOptions) {
+		o.stale = true
+		o.node = node
+	}
+}
+
+// Get returns key's value and revision, or an error matching
+// ErrKeyNotFound when the key does not exist. The read is linearizable
+// unless the Stale option is given. The value belongs to the caller.
+func (c *Client) Get(ctx context.Context, key string, opts ...GetOption) (value []byte, revision uint64, err error) {
+	var o getOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.stale {
+		v, err := c.GetStale(ctx, key, o.node)
+		return v.Value, v.Revision, err
+	}
 	if key == "" {
 		return nil, 0, emptyKey("get")
 	}
@@ -55,6 +91,39 @@ func (c *Client) Get(ctx context.Context, key string) (value []byte, revision ui
 		return nil, 0, fmt.Errorf("kvclient: get %q: %w", key, err)
 	}
 	// The result aliases the reply's payload, which no one else holds.
+	return c.getResult(key, data)
+}
+
+// StaleValue is the result of GetStale.
+type StaleValue struct {
+	Value    []byte
+	Revision uint64
+	// Node is the node that served the read, and Index the last log index
+	// it had applied.
+	Node  string
+	Index uint64
+}
+
+// GetStale reads key from one node's state machine without confirming
+// with the leader, as natstransport.Client.ReadStale does: node names the
+// node, or "" for any node. The error matches ErrKeyNotFound when that
+// node has no such key; the returned StaleValue then still names the node
+// and its applied index.
+func (c *Client) GetStale(ctx context.Context, key, node string) (StaleValue, error) {
+	if key == "" {
+		return StaleValue{}, emptyKey("get")
+	}
+	read, err := c.c.ReadStale(ctx, node, statemachine.EncodeGet(key))
+	if err != nil {
+		return StaleValue{}, fmt.Errorf("kvclient: get %q: %w", key, err)
+	}
+	v := StaleValue{Node: read.Node, Index: read.Index}
+	v.Value, v.Revision, err = c.getResult(key, read.Result)
+	return v, err
+}
+
+// getResult decodes the result of a Get query.
+func (c *Client) getResult(key string, data []byte) ([]byte, uint64, error) {
 	res, err := statemachine.DecodeResult(data)
 	if err != nil {
 		return nil, 0, fmt.Errorf("kvclient: get %q: invalid result: %w", key, err)
@@ -136,8 +205,12 @@ func (c *Client) propose(ctx context.Context, op, key string, encode func() []by
 	}
 	res, err := statemachine.DecodeResult(data)
 	if err != nil {
-		return kvwire.Result{}, index, fmt.Errorf("kvclient: %s %q: the command was applied at log index %d, but its result is invalid: %w",
-			op, key, index, err)
+		hint := ""
+		if c.c.ClientID() == "" {
+			hint = " (a cluster whose state machine runs statemachine.WithSessions needs natstransport.ClientConfig.Sessions)"
+		}
+		return kvwire.Result{}, index, fmt.Errorf("kvclient: %s %q: the command was applied at log index %d, but its result is invalid%s: %w",
+			op, key, index, hint, err)
 	}
 	if res.Error != "" {
 		return kvwire.Result{}, index, &RejectedError{Op: op, Key: key, Index: index, Reason: res.Error}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/natsraft/natsraft/kvclient"
 	"github.com/natsraft/natsraft/raft"
+	natstransport "github.com/natsraft/natsraft/transport/nats"
 )
 
 const (
@@ -286,4 +287,51 @@ func TestErrorsMatchSentinels(t *testing.T) {
 
 	wrapped := errors.Join(errors.New("context"), err)
 	assert.ErrorIs(t, wrapped, kvclient.ErrRejected)
+}
+
+func TestGetStale(t *testing.T) {
+	c := startCluster(t, testElectionTimeout)
+	c.waitLeader(leaderWait)
+	kv := c.client(clusterID, callTimeout)
+	ctx := context.Background()
+	_, err := kv.Put(ctx, "k", []byte("v"))
+	require.NoError(t, err)
+
+	for _, node := range c.ids {
+		var got kvclient.StaleValue
+		require.Eventually(t, func() bool {
+			got, err = kv.GetStale(ctx, "k", node)
+			return err == nil
+		}, leaderWait, 10*time.Millisecond, "stale read of k from %s: %v", node, err)
+		assert.Equal(t, "v", string(got.Value), "value on %s", node)
+		assert.Equal(t, uint64(1), got.Revision)
+		assert.Equal(t, node, got.Node)
+		assert.NotZero(t, got.Index, "applied index of %s", node)
+	}
+
+	value, rev, err := kv.Get(ctx, "k", kvclient.Stale(""))
+	require.NoError(t, err, "stale read from any node")
+	assert.Equal(t, "v", string(value))
+	assert.Equal(t, uint64(1), rev)
+
+	missing, err := kv.GetStale(ctx, "absent", "n2")
+	assert.ErrorIs(t, err, kvclient.ErrKeyNotFound)
+	assert.Equal(t, "n2", missing.Node, "a missing key still names the node")
+	_, err = kv.GetStale(ctx, "", "")
+	assert.ErrorIs(t, err, kvclient.ErrEmptyKey)
+}
+
+// TestPlainClientOnSessionCluster sends a write without a session to a
+// cluster that runs sessions: the state machine rejects the command, and
+// the error names the client setting to fix.
+func TestPlainClientOnSessionCluster(t *testing.T) {
+	c := startCluster(t, testElectionTimeout)
+	c.waitLeader(leaderWait)
+	plain := c.clientWith(natstransport.ClientConfig{Cluster: clusterID, Timeout: callTimeout})
+
+	_, err := plain.Put(context.Background(), "k", []byte("v"))
+	require.Error(t, err)
+	assert.ErrorContains(t, err, "needs natstransport.ClientConfig.Sessions")
+	_, _, err = plain.Get(context.Background(), "k")
+	assert.ErrorIs(t, err, kvclient.ErrKeyNotFound, "the rejected write changed nothing")
 }

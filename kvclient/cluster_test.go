@@ -29,8 +29,8 @@ type testNode struct {
 }
 
 // testCluster runs three nodes with in-memory stores and the key-value
-// state machine in this process, on a real embedded NATS server. Each node
-// has its own connection.
+// state machine behind client sessions in this process, on a real embedded
+// NATS server. Each node has its own connection.
 type testCluster struct {
 	t     *testing.T
 	srv   *embedded.Server
@@ -81,7 +81,7 @@ func (c *testCluster) start(id string, electionTimeout time.Duration) {
 		ElectionTimeout:   electionTimeout,
 		HeartbeatInterval: electionTimeout / 8,
 		Logger:            testLogger(),
-	}, statemachine.NewKV(), st.Log, st.Stable, st.Snapshots, tr)
+	}, statemachine.WithSessions(statemachine.NewKV(), statemachine.SessionOptions{}), st.Log, st.Stable, st.Snapshots, tr)
 	require.NoError(c.t, err)
 	server, err := natstransport.ServeNode(nc, tcfg, node)
 	require.NoError(c.t, err)
@@ -125,14 +125,23 @@ func (c *testCluster) waitLeader(timeout time.Duration) string {
 	return leader
 }
 
-// client returns a kvclient on a connection of its own for the cluster
-// named cluster, whose calls without a deadline give up after timeout.
+// client returns a kvclient with a session, on a connection of its own,
+// for the cluster named cluster, whose calls without a deadline give up
+// after timeout.
 func (c *testCluster) client(cluster string, timeout time.Duration) *kvclient.Client {
+	c.t.Helper()
+	return c.clientWith(natstransport.ClientConfig{Cluster: cluster, Timeout: timeout, Sessions: true})
+}
+
+// clientWith returns a kvclient on a connection of its own, configured by
+// cfg.
+func (c *testCluster) clientWith(cfg natstransport.ClientConfig) *kvclient.Client {
 	c.t.Helper()
 	nc, err := c.srv.Connect()
 	require.NoError(c.t, err)
 	c.t.Cleanup(nc.Close)
-	tc, err := natstransport.NewClient(nc, natstransport.ClientConfig{Cluster: cluster, Timeout: timeout, Logger: testLogger()})
+	cfg.Logger = testLogger()
+	tc, err := natstransport.NewClient(nc, cfg)
 	require.NoError(c.t, err)
 	return kvclient.New(tc)
 }

@@ -8,6 +8,12 @@
 // use a deterministic, checksummed encoding, so two nodes with the same
 // state produce the same snapshot bytes and the same Digest.
 //
+// WithSessions wraps KV, or any other raft.StateMachine, in client
+// sessions: each client numbers its commands, and a command sent again
+// after a lost reply gets the recorded result instead of being applied
+// twice. The session messages are generated from schema/session.schema
+// into statemachine/sessionwire.
+//
 // The package must not depend on NATS or on any store. Its only inputs are
 // the commands the node passes to Apply and Read, and the readers and
 // writers of snapshots.

@@ -23,6 +23,16 @@ var (
 	// ErrInternal is returned when a node fails a request for a reason of
 	// its own.
 	ErrInternal = errors.New("natstransport: internal error on node")
+	// ErrSessionExpired is wrapped by a session Propose whose session the
+	// cluster no longer has (see ClientConfig.Sessions).
+	ErrSessionExpired = errors.New("natstransport: client session expired")
+	// ErrResultDiscarded is wrapped by a session Propose whose result the
+	// cluster discarded before the reply arrived.
+	ErrResultDiscarded = errors.New("natstransport: session result discarded")
+	// ErrNoSessions is wrapped by a session Propose whose reply is not a
+	// session result: the cluster's state machine does not run
+	// statemachine.WithSessions.
+	ErrNoSessions = errors.New("natstransport: the cluster's state machine does not run client sessions")
 )
 
 // Client defaults.
@@ -32,6 +42,9 @@ const (
 	// DefaultStatusQuiet is how long Status waits for more replies after
 	// the last one, unless every voter has replied.
 	DefaultStatusQuiet = 100 * time.Millisecond
+	// DefaultAttemptTimeout bounds one attempt of a session Propose before
+	// it sends the same command again.
+	DefaultAttemptTimeout = 2 * time.Second
 )
 
 // Retry backoff bounds. Each wait is drawn between half and all of the
@@ -55,6 +68,25 @@ type ClientConfig struct {
 	StatusQuiet time.Duration
 	// Logger receives retries at debug level. Nil means slog.Default().
 	Logger *slog.Logger
+
+	// Sessions wraps every Propose in a client session, for a cluster whose
+	// state machine runs statemachine.WithSessions. Propose then numbers
+	// its commands and sends a command again, with the same number, after
+	// a lost reply, an unknown outcome or a leader change, until the
+	// caller's deadline, and the state machine applies it once. Setting
+	// ClientID enables sessions too.
+	Sessions bool
+	// ClientID names the session. Empty with Sessions set means a random
+	// id. The id must belong to this Client alone for as long as the
+	// cluster keeps the session (statemachine.SessionOptions.TTL after its
+	// last command): another Client, or a restarted process, with the same
+	// id would receive results recorded for this one. At most
+	// MaxClientIDLen bytes.
+	ClientID string
+	// AttemptTimeout bounds one attempt of a session Propose: when no
+	// reply comes within it, the command is sent again. Zero means
+	// DefaultAttemptTimeout. Without sessions it is not used.
+	AttemptTimeout time.Duration
 }
 
 // Client sends requests to a cluster over NATS request/reply. It addresses the
@@ -67,6 +99,8 @@ type Client struct {
 	cfg         ClientConfig
 	log         *slog.Logger
 	clusterBase string // "<prefix>.<cluster>.client"
+	// session numbers the proposals, or is nil without sessions.
+	session *clientSession
 }
 
 // NewClient returns a client for the cluster cfg.Cluster on the caller's
@@ -84,8 +118,12 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 	if err := validateToken("cluster", cfg.Cluster); err != nil {
 		return nil, err
 	}
-	if cfg.Timeout < 0 || cfg.StatusQuiet < 0 {
-		return nil, fmt.Errorf("natstransport: invalid client timeouts %s, %s: use 0 for the default or a positive duration", cfg.Timeout, cfg.StatusQuiet)
+	if cfg.Timeout < 0 || cfg.StatusQuiet < 0 || cfg.AttemptTimeout < 0 {
+		return nil, fmt.Errorf("natstransport: invalid client timeouts %s, %s, %s: use 0 for the default or a positive duration",
+			cfg.Timeout, cfg.StatusQuiet, cfg.AttemptTimeout)
+	}
+	if cfg.AttemptTimeout == 0 {
+		cfg.AttemptTimeout = DefaultAttemptTimeout
 	}
 	if cfg.Timeout == 0 {
 		cfg.Timeout = DefaultClientTimeout
@@ -96,13 +134,27 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Client{
+	c := &Client{
 		nc:          nc,
 		cfg:         cfg,
 		log:         cfg.Logger.With("cluster", cfg.Cluster),
 		clusterBase: clusterClientBase(cfg.Prefix, cfg.Cluster),
-	}, nil
+	}
+	if cfg.Sessions || cfg.ClientID != "" {
+		session, err := newClientSession(cfg.ClientID)
+		if err != nil {
+			return nil, err
+		}
+		c.session = session
+		c.cfg.ClientID = session.id
+		c.log = c.log.With("client", session.id)
+	}
+	return c, nil
 }
+
+// ClientID returns the id of the client's session, or "" without
+// sessions.
+func (c *Client) ClientID() string { return c.cfg.ClientID }
 
 // withDeadline returns ctx bounded by the client's timeout if it has no
 // deadline of its own.
@@ -151,11 +203,24 @@ type reply interface {
 // Errors match raft.ErrNotApplied when the command certainly was not
 // applied (safe to retry), and raft.ErrOutcomeUnknown when it may have been
 // (for example when a request reached a node but no reply came before the
-// deadline). A Propose whose outcome is unknown is never retried here,
-// because a retry could apply the command twice.
+// deadline). Without sessions, a Propose whose outcome is unknown is never
+// retried here, because a retry could apply the command twice. With
+// sessions (ClientConfig.Sessions), Propose sends the command again with
+// the same sequence number until ctx ends. The error then matches
+// raft.ErrOutcomeUnknown only if an attempt may have been applied and no
+// reply rules that out, for example when no reply came before ctx ended.
 func (c *Client) Propose(ctx context.Context, cmd []byte) (result []byte, index uint64, err error) {
 	ctx, cancel := c.withDeadline(ctx)
 	defer cancel()
+	if c.session != nil {
+		return c.proposeSession(ctx, cmd)
+	}
+	return c.proposeOnce(ctx, cmd)
+}
+
+// proposeOnce sends cmd as it is, following redirects and retrying while
+// the command certainly was not applied, until ctx ends.
+func (c *Client) proposeOnce(ctx context.Context, cmd []byte) (result []byte, index uint64, err error) {
 	req := &wire.ProposeRequest{Cluster: c.cfg.Cluster, Command: cmd}
 	var resp *wire.ProposeResponse
 	err = c.retry(ctx, wire.SubjectPropose, func(node string) (reply, string, error) {
