@@ -2,6 +2,7 @@ package tests
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"syscall"
@@ -49,7 +50,8 @@ func startProcCluster(t *testing.T) *procCluster {
 	}
 	for _, id := range []string{"n1", "n2", "n3"} {
 		c.nodes[id] = startNodeProcess(t, bin, id, "--cluster", "mp", "--peers", "n1,n2,n3", "--nats", c.url,
-			"--prefix", "test.mp", "--election-timeout", "500ms", "--heartbeat", "50ms", "--log-level", "debug")
+			"--prefix", "test.mp", "--election-timeout", "500ms", "--heartbeat", "50ms", "--log-level", "debug",
+			"--data", filepath.Join(t.TempDir(), id))
 	}
 	return c
 }

@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"encoding/json"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"sync"
@@ -67,12 +69,13 @@ func TestClientWithoutLeaderFailsAfterTimeout(t *testing.T) {
 
 	r = runCommand(t.Context(), append([]string{"status"}, common...)...)
 	assert.Equal(t, exitFailure, r.code, "stderr: %s", r.stderr)
-	assert.Contains(t, r.stderr, "raftnode status: status on natsraft.empty.client.status: no node")
+	assert.Contains(t, r.stderr, "status on natsraft.empty.client.status: no node")
 	assert.Contains(t, r.stderr, "check that the nodes run")
 }
 
 func TestRunNodesServeClientCommands(t *testing.T) {
 	srv := startServer(t)
+	dataDir := t.TempDir()
 	ctx, cancel := context.WithCancel(t.Context())
 	var wg sync.WaitGroup
 	codes := make([]int, 3)
@@ -82,7 +85,7 @@ func TestRunNodesServeClientCommands(t *testing.T) {
 			defer wg.Done()
 			codes[i] = runCommand(ctx, "run", "--id", id, "--peers", "n1,n2,n3", "--cluster", "c1",
 				"--nats", srv.ClientURL(), "--prefix", "test.raft", "--election-timeout", "300ms",
-				"--heartbeat", "50ms", "--log-level", "error").code
+				"--heartbeat", "50ms", "--log-level", "error", "--data", filepath.Join(dataDir, id)).code
 		}()
 	}
 	t.Cleanup(func() {
@@ -114,6 +117,10 @@ func TestRunNodesServeClientCommands(t *testing.T) {
 	assert.Equal(t, exitNotFound, r.code)
 
 	requireStatusRows(t, client)
+	testCompareAndSetCommand(t, client)
+	testIncrementCommand(t, client)
+	testStaleGet(t, client)
+	testStatusJSON(t, client)
 
 	cancel()
 	wg.Wait()
@@ -151,4 +158,78 @@ func requireStatusRows(t *testing.T, client func(args ...string) result) {
 	for _, row := range rows {
 		assert.Equal(t, leaders[0], row[3], "leader named by %s", row[0])
 	}
+}
+
+func testCompareAndSetCommand(t *testing.T, client func(args ...string) result) {
+	r := client("cas", "--absent", "lock", "owner-1")
+	require.Equal(t, exitOK, r.code, "cas --absent on a missing key: %s", r.stderr)
+	assert.Contains(t, r.stdout, `cas "lock": set, revision 1`)
+
+	r = client("cas", "--absent", "lock", "owner-2")
+	assert.Equal(t, exitCompareFailed, r.code, "cas --absent on a stored key: %s", r.stderr)
+	assert.Contains(t, r.stderr, `key "lock" holds "owner-1" at revision 1; nothing was written`)
+	assert.Empty(t, r.stdout)
+
+	r = client("cas", "lock", "owner-9", "owner-2")
+	assert.Equal(t, exitCompareFailed, r.code, "cas with a wrong old value: %s", r.stderr)
+
+	r = client("cas", "lock", "owner-1", "owner-2")
+	require.Equal(t, exitOK, r.code, "cas with the right old value: %s", r.stderr)
+	assert.Contains(t, r.stdout, "revision 2")
+
+	r = client("cas", "missing", "x", "y")
+	assert.Equal(t, exitCompareFailed, r.code, "cas on a missing key: %s", r.stderr)
+	assert.Contains(t, r.stderr, `key "missing" does not exist`)
+
+	r = client("get", "lock")
+	assert.Equal(t, "owner-2", r.stdout)
+}
+
+func testIncrementCommand(t *testing.T, client func(args ...string) result) {
+	r := client("incr", "hits")
+	require.Equal(t, exitOK, r.code, "incr: %s", r.stderr)
+	assert.Equal(t, "1\n", r.stdout)
+	r = client("incr", "hits", "-5")
+	require.Equal(t, exitOK, r.code, "incr -5: %s", r.stderr)
+	assert.Equal(t, "-4\n", r.stdout)
+
+	r = client("incr", "lock")
+	assert.Equal(t, exitFailure, r.code, "incr of a value that is not a number: %s", r.stderr)
+	assert.Contains(t, r.stderr, "not a decimal int64")
+	assert.Contains(t, r.stderr, "nothing was changed")
+}
+
+func testStaleGet(t *testing.T, client func(args ...string) result) {
+	for _, node := range []string{"n1", "n2", "n3"} {
+		var r result
+		// A follower applies the last write after the next heartbeat.
+		require.Eventually(t, func() bool {
+			r = client("get", "--stale", "--node", node, "lock")
+			return r.code == exitOK && r.stdout == "owner-2"
+		}, 10*time.Second, 20*time.Millisecond, "stale get from %s: %d %q %s", node, r.code, r.stdout, r.stderr)
+		assert.Contains(t, r.stderr, "stale read from node "+node+" at applied index")
+	}
+	r := client("get", "--stale", "absent")
+	assert.Equal(t, exitNotFound, r.code, "stale get of a missing key: %s", r.stderr)
+	assert.Contains(t, r.stderr, "stale read from node")
+	r = client("get", "--stale", "--node", "n7", "lock")
+	assert.Equal(t, exitFailure, r.code, "stale get from a node that does not run: %s", r.stderr)
+	assert.Contains(t, r.stderr, "node n7 does not run")
+}
+
+func testStatusJSON(t *testing.T, client func(args ...string) result) {
+	r := client("status", "--json")
+	require.Equal(t, exitOK, r.code, "status --json: %s", r.stderr)
+	var status statusJSON
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &status), "status --json output %q", r.stdout)
+	assert.Equal(t, "c1", status.Cluster)
+	require.Len(t, status.Nodes, 3)
+	assert.NotEmpty(t, status.Leader)
+	for _, n := range status.Nodes {
+		assert.Equal(t, status.Leader, n.Leader, "leader named by %s", n.Node)
+		assert.Equal(t, []string{"n1", "n2", "n3"}, n.Voters)
+		assert.Positive(t, n.LastIndex, "last index of %s", n.Node)
+		assert.Positive(t, n.Term, "term of %s", n.Node)
+	}
+	assert.Equal(t, 1, strings.Count(r.stdout, "\n"), "status --json prints one line")
 }

@@ -95,7 +95,7 @@ func runWorkload(ctx context.Context, e *env, cluster *localCluster, o *demoOpti
 		return demoResult{}, err
 	}
 	defer nc.Close()
-	client, err := natstransport.NewClient(nc, natstransport.ClientConfig{Cluster: demoCluster, Logger: cluster.log})
+	client, err := natstransport.NewClient(nc, natstransport.ClientConfig{Cluster: demoCluster, Logger: cluster.log, Sessions: true})
 	if err != nil {
 		return demoResult{}, err
 	}

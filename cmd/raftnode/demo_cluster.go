@@ -86,7 +86,7 @@ func startDemoNode(srv *embedded.Server, id string, log *slog.Logger) (*demoNode
 		ElectionTimeout:   demoElectionTimeout,
 		HeartbeatInterval: demoHeartbeat,
 		Logger:            log,
-	}, n.kv, store.Log, store.Stable, store.Snapshots, tr)
+	}, statemachine.WithSessions(n.kv, statemachine.SessionOptions{}), store.Log, store.Stable, store.Snapshots, tr)
 	if err != nil {
 		_ = tr.Close()
 		nc.Close()

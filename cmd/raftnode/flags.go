@@ -121,25 +121,87 @@ func newLogger(w io.Writer, level slog.Level) *slog.Logger {
 
 // parseArgs parses args with fs and returns the positional arguments. Unlike
 // fs.Parse alone, it also accepts flags after positional arguments, as in
-// "put KEY VALUE --cluster c1". Everything after "--" is positional, so a
-// value that starts with '-' can be passed as "put -- KEY -1".
+// "put KEY VALUE --cluster c1". A '-' followed by a digit, as in
+// "incr KEY -5", is an argument unless it is the value of the flag before
+// it, because no flag name starts with a digit. Everything after "--" is
+// positional, so any value that starts with '-' can be passed as
+// "put -- KEY -x".
 func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 	var positional []string
+	for len(args) > 0 {
+		end := nextNegativeNumber(fs, args)
+		rest, sawDashes, err := parseSegment(fs, args[:end])
+		if err != nil {
+			return nil, err
+		}
+		positional = append(positional, rest...)
+		if sawDashes {
+			return append(positional, args[end:]...), nil
+		}
+		if end < len(args) {
+			positional = append(positional, args[end])
+			end++
+		}
+		args = args[end:]
+	}
+	return positional, nil
+}
+
+// parseSegment parses flags and positional arguments in any order, and
+// reports whether it met "--", after which all arguments are positional.
+func parseSegment(fs *flag.FlagSet, args []string) (positional []string, sawDashes bool, err error) {
 	for {
 		if err := fs.Parse(args); err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		rest := fs.Args()
 		consumed := len(args) - len(rest)
 		if consumed > 0 && args[consumed-1] == "--" {
-			return append(positional, rest...), nil
+			return append(positional, rest...), true, nil
 		}
 		if len(rest) == 0 {
-			return positional, nil
+			return positional, false, nil
 		}
 		positional = append(positional, rest[0])
 		args = rest[1:]
 	}
+}
+
+// nextNegativeNumber returns the index of the first argument that is a '-'
+// followed by a digit and not the value of the flag before it, or
+// len(args) if there is none before a "--".
+func nextNegativeNumber(fs *flag.FlagSet, args []string) int {
+	for i, arg := range args {
+		if arg == "--" {
+			return len(args)
+		}
+		if isNegativeNumber(arg) && (i == 0 || !takesValue(fs, args[i-1])) {
+			return i
+		}
+	}
+	return len(args)
+}
+
+// isNegativeNumber reports whether arg is '-' followed by a digit.
+func isNegativeNumber(arg string) bool {
+	return len(arg) > 1 && arg[0] == '-' && arg[1] >= '0' && arg[1] <= '9'
+}
+
+// takesValue reports whether arg is a flag of fs, without "=value", that
+// takes the next argument as its value.
+func takesValue(fs *flag.FlagSet, arg string) bool {
+	name := strings.TrimPrefix(strings.TrimPrefix(arg, "-"), "-")
+	if name == arg || strings.Contains(name, "=") {
+		return false
+	}
+	f := fs.Lookup(name)
+	if f == nil {
+		return false
+	}
+	if b, ok := f.Value.(interface{ IsBoolFlag() bool }); ok && b.IsBoolFlag() {
+		return false
+	}
+	return true
 }
 
 // splitList splits a comma-separated list and trims spaces around each item.

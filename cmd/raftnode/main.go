@@ -21,7 +21,7 @@ const (
 	// exitOK: the command succeeded.
 	exitOK = 0
 	// exitFailure: the command failed, and a write it sent was certainly
-	// not applied.
+	// not applied (or the state machine rejected it and changed nothing).
 	exitFailure = 1
 	// exitUsage: invalid command line or configuration.
 	exitUsage = 2
@@ -31,6 +31,9 @@ const (
 	// failure left its outcome unknown, so it may or may not have been
 	// applied.
 	exitUnknown = 4
+	// exitCompareFailed: cas found another value, or an absent or present
+	// key against its expectation, and wrote nothing.
+	exitCompareFailed = 5
 )
 
 // env is the set of output streams of a command. Tests replace it to run
@@ -63,11 +66,14 @@ type runFunc func(ctx context.Context, e *env, args []string) int
 func commands() []command {
 	return []command{
 		{"demo", "", "start a three-node cluster in this process on an embedded NATS server, write and read keys, print the cluster's status", setupDemo},
-		{"run", "", "run one node of a cluster on a NATS server, in the foreground until SIGINT or SIGTERM; the node keeps its log, term and vote in memory only, so a restarted node starts empty", setupRun},
+		{"run", "", "run one node of a cluster on a NATS server, in the foreground until SIGINT or SIGTERM, keeping its log, term and vote in --data", setupRun},
 		{"put", "KEY VALUE", "set KEY to VALUE", setupPut},
-		{"get", "KEY", "print the value of KEY (linearizable read through the leader)", setupGet},
+		{"get", "KEY", "print the value of KEY (linearizable read through the leader, or --stale from one node)", setupGet},
 		{"delete", "KEY", "delete KEY", setupDelete},
+		{"cas", "KEY OLD NEW", "set KEY to NEW if it holds OLD (or, with --absent KEY NEW, if it does not exist)", setupCompareAndSet},
+		{"incr", "KEY [DELTA]", "add DELTA (default 1) to the decimal integer in KEY, an absent key counting as 0, and print the sum", setupIncrement},
 		{"status", "", "print the status of every node that answers", setupStatus},
+		{"bench", "", "start a cluster in this process on an embedded NATS server, write to it with concurrent clients and print throughput and latency as one JSON object", setupBench},
 	}
 }
 
@@ -157,13 +163,16 @@ func runHelp(e *env, args []string) int {
 }
 
 const exitCodeHelp = `Exit codes:
-  0  success
-  1  failure; a write that was sent was certainly not applied
+  0  success; a write was applied exactly once
+  1  failure; a write was certainly not applied (for example no leader
+     answered before --timeout), or the state machine rejected it
   2  invalid command line or configuration
   3  key not found (get)
-  4  outcome unknown: a write was sent, but no reply came before --timeout
-     or the connection failed, so it may or may not have been applied;
-     read the key to find out
+  4  outcome unknown: a write was sent, and was sent again with the same
+     session sequence number until --timeout, but no reply came, so it may
+     or may not have been applied (once at most); read the key to find out
+  5  compare failed (cas): the key did not hold the expected value, and
+     nothing was written
 `
 
 // printHelp prints the usage of every command and the exit codes.

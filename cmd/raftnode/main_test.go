@@ -26,7 +26,7 @@ func runCommand(ctx context.Context, args ...string) result {
 }
 
 func TestRunRejectsInvalidFlags(t *testing.T) {
-	valid := []string{"--id", "n1", "--cluster", "c1", "--peers", "n1,n2,n3", "--nats", "nats://127.0.0.1:1"}
+	valid := []string{"--id", "n1", "--cluster", "c1", "--peers", "n1,n2,n3", "--nats", "nats://127.0.0.1:1", "--store", "memory"}
 	tests := []struct {
 		name  string
 		args  []string
@@ -49,6 +49,9 @@ func TestRunRejectsInvalidFlags(t *testing.T) {
 		{"password without user", []string{"--password", "secret"}, "--password is set without --user"},
 		{"missing creds file", []string{"--creds", "/nonexistent/user.creds"}, `invalid --creds "/nonexistent/user.creds"`},
 		{"positional argument", []string{"extra"}, `unexpected arguments ["extra"]`},
+		{"bolt without data", []string{"--store", "bolt"}, "missing --data"},
+		{"data with memory store", []string{"--data", "/tmp/x"}, "is set with --store memory"},
+		{"unknown store", []string{"--store", "disk"}, `invalid --store "disk"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,6 +78,13 @@ func TestClientCommandsRejectInvalidArgs(t *testing.T) {
 		{"zero timeout", []string{"get", "--cluster", "c1", "--timeout", "0s", "k"}, "invalid --timeout 0s"},
 		{"creds and user", []string{"delete", "--cluster", "c1", "--creds", "main.go", "--user", "u", "k"}, "both --creds and --user"},
 		{"unknown flag", []string{"put", "--cluster", "c1", "--ttl", "5", "k", "v"}, "flag provided but not defined: -ttl"},
+		{"cas with two arguments", []string{"cas", "--cluster", "c1", "k", "new"}, "expected KEY OLD NEW (or --absent KEY NEW)"},
+		{"cas absent with three arguments", []string{"cas", "--cluster", "c1", "--absent", "k", "old", "new"}, "expected KEY NEW with --absent"},
+		{"cas with empty key", []string{"cas", "--cluster", "c1", "", "old", "new"}, "the key is empty"},
+		{"incr with invalid delta", []string{"incr", "--cluster", "c1", "k", "two"}, `invalid DELTA "two"`},
+		{"incr without key", []string{"incr", "--cluster", "c1"}, "expected KEY [DELTA]"},
+		{"node without stale", []string{"get", "--cluster", "c1", "--node", "n1", "k"}, "--node is set without --stale"},
+		{"status with json argument", []string{"status", "--cluster", "c1", "--json", "x"}, `unexpected arguments ["x"]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,7 +121,8 @@ func TestHelpDocumentsEveryFlag(t *testing.T) {
 		assert.Contains(t, r.stdout, "Usage: raftnode "+cmd.name)
 		fs, _ := newFlagSet(cmd, &bytes.Buffer{})
 		fs.VisitAll(func(f *flag.Flag) {
-			assert.Contains(t, r.stdout, "-"+f.Name+" ", "command %s, flag %s", cmd.name, f.Name)
+			// A boolean flag's line ends after its name.
+			assert.Regexp(t, "(?m)^  -"+f.Name+"( |$)", r.stdout, "command %s, flag %s", cmd.name, f.Name)
 		})
 
 		r := runCommand(t.Context(), cmd.name, "-h")
@@ -132,6 +143,19 @@ func TestParseArgsAcceptsFlagsAfterArguments(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, []string{"key", "-1"}, args)
 	assert.Equal(t, "c2", *cluster)
+
+	// A negative number is an argument, since no flag name starts with a
+	// digit.
+	args, err = parseArgs(fs, []string{"key", "-5", "--cluster", "c3", "-0.5"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"key", "-5", "-0.5"}, args)
+	assert.Equal(t, "c3", *cluster)
+
+	// A flag that takes a value takes a negative number too.
+	args, err = parseArgs(fs, []string{"--cluster", "-7", "key"})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"key"}, args)
+	assert.Equal(t, "-7", *cluster)
 }
 
 func TestSplitListTrimsSpaces(t *testing.T) {

@@ -12,7 +12,6 @@ import (
 
 	"github.com/natsraft/natsraft/raft"
 	"github.com/natsraft/natsraft/statemachine"
-	"github.com/natsraft/natsraft/storage/memory"
 	natstransport "github.com/natsraft/natsraft/transport/nats"
 )
 
@@ -22,6 +21,8 @@ type runOptions struct {
 	cluster         clusterOptions
 	id              string
 	peers           string
+	data            string
+	store           string
 	electionTimeout time.Duration
 	heartbeat       time.Duration
 	logLevel        *levelFlag
@@ -31,6 +32,8 @@ func setupRun(fs *flag.FlagSet) runFunc {
 	o := &runOptions{}
 	fs.StringVar(&o.id, "id", "", "this node's `id`: letters, digits, '-' and '_', unique in the cluster and listed in --peers; required")
 	fs.StringVar(&o.peers, "peers", "", "comma-separated `ids` of every voting member, this node included, such as n1,n2,n3; required")
+	fs.StringVar(&o.data, "data", "", "`directory` of this node's durable state, created if missing: raft.db holds the log, term and vote, and snapshots/ the snapshots; required unless --store memory")
+	fs.StringVar(&o.store, "store", runStoreBolt, "`kind` of stores: bolt keeps the state in --data and survives restarts; memory keeps nothing, so such a node must never be restarted under the same --id")
 	o.cluster.register(fs)
 	o.nats.register(fs)
 	fs.DurationVar(&o.electionTimeout, "election-timeout", time.Second, "minimum `duration` a follower waits without hearing from a leader before it starts an election, such as 500ms or 2s; at least twice --heartbeat")
@@ -86,9 +89,17 @@ func runNode(ctx context.Context, e *env, o *runOptions, args []string) int {
 	if err != nil {
 		return usageError(e, name, err)
 	}
+	if err := o.validateStore(); err != nil {
+		return usageError(e, name, err)
+	}
 	if err := o.nats.validate(); err != nil {
 		return usageError(e, name, err)
 	}
+	stores, err := o.openStores(cfg, log)
+	if err != nil {
+		return failure(e, name, storeErrorCode(err), err)
+	}
+	defer stores.close(log)
 
 	connClosed := make(chan struct{})
 	nc, err := o.nats.connect("raftnode "+cfg.Cluster+"/"+cfg.ID,
@@ -110,40 +121,67 @@ func runNode(ctx context.Context, e *env, o *runOptions, args []string) int {
 	defer nc.Close()
 
 	tcfg := natstransport.Config{Prefix: o.cluster.prefix, Cluster: cfg.Cluster, Node: cfg.ID, Peers: cfg.Peers, Logger: log}
-	node, server, err := startNode(nc, tcfg, cfg)
+	sm := newNodeStateMachine()
+	node, server, err := startNode(nc, tcfg, cfg, sm, stores)
+	var configErr *configError
+	if errors.As(err, &configErr) {
+		return usageError(e, name, configErr.err)
+	}
 	if err != nil {
-		return usageError(e, name, err)
+		return failure(e, name, exitFailure, err)
 	}
 	log.Info("node running", "node", cfg.ID, "cluster", cfg.Cluster, "peers", cfg.Peers,
-		"nats", nc.ConnectedUrlRedacted(), "prefix", o.cluster.prefix)
+		"nats", nc.ConnectedUrlRedacted(), "prefix", o.cluster.prefix, "store", o.store, "data", o.data)
 
 	code := waitForStop(ctx, log, node, connClosed)
 	if err := server.Close(); err != nil {
 		log.Warn("close client server", "error", err)
 	}
+	// The node stops before the stores close, as it may still write.
 	if err := node.Stop(); err != nil {
 		log.Error("node stopped with error", "error", err)
 		code = exitFailure
 	}
+	st := node.Status()
+	log.Info("state at stop", "node", cfg.ID, "term", st.Term, "applied_index", st.AppliedIndex,
+		"kv_digest", sm.kv.Digest(), "keys", sm.kv.Len(), "session_digest", sm.sessions.Digest(), "sessions", sm.sessions.Len())
 	return code
 }
 
-// startNode starts a node with memory stores and a key-value state machine,
-// and serves its client requests on nc. The errors are configuration errors.
-//
-// NOTE: a restarted process starts with an empty log and without the vote it
-// cast, so restarting one node of a running cluster can break Raft's
-// guarantees. A --data directory with durable stores will fix that.
-func startNode(nc *nats.Conn, tcfg natstransport.Config, cfg raft.Config) (*raft.Node, *natstransport.ClientServer, error) {
+// nodeStateMachine is the state machine of a raftnode node: the key-value
+// store behind client sessions.
+type nodeStateMachine struct {
+	kv       *statemachine.KV
+	sessions *statemachine.Sessions
+}
+
+// newNodeStateMachine returns an empty state machine. Every node of a
+// cluster must use the same session options, so raftnode has no flags for
+// them.
+func newNodeStateMachine() nodeStateMachine {
+	kv := statemachine.NewKV()
+	return nodeStateMachine{kv: kv, sessions: statemachine.WithSessions(kv, statemachine.SessionOptions{})}
+}
+
+// configError is an error of startNode that the command line must fix,
+// such as an invalid --prefix.
+type configError struct{ err error }
+
+func (e *configError) Error() string { return e.err.Error() }
+func (e *configError) Unwrap() error { return e.err }
+
+// startNode starts a node with the given stores and state machine, and
+// serves its client requests on nc. The transport's errors are
+// *configError values, as only its configuration can make it fail.
+func startNode(nc *nats.Conn, tcfg natstransport.Config, cfg raft.Config, sm nodeStateMachine, st *nodeStores) (*raft.Node, *natstransport.ClientServer, error) {
 	tr, err := natstransport.New(nc, tcfg)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, &configError{err}
 	}
-	store := memory.NewStore()
-	node, err := raft.NewNode(cfg, statemachine.NewKV(), store.Log, store.Stable, store.Snapshots, tr)
+	node, err := raft.NewNode(cfg, sm.sessions, st.log, st.stable, st.snapshots, tr)
 	if err != nil {
 		_ = tr.Close()
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("start node: %w", err)
 	}
 	server, err := natstransport.ServeNode(nc, tcfg, node)
 	if err != nil {
