@@ -178,10 +178,13 @@ func (c *Core) becomeLeader() {
 	for _, p := range c.peers() {
 		c.progress[p] = &progress{next: c.log.last + 1, state: progressProbe, recentActive: true}
 	}
-	// A no-op entry of the new term lets the leader commit, by counting
-	// replicas, every earlier entry before it, and confirms its log for reads.
+	// An entry of the new term lets the leader commit, by counting replicas,
+	// every earlier entry before it, and confirms its log for reads. It
+	// records the configuration, so that the voters are in every node's
+	// durable log and a node restarted with other peers is caught.
 	c.termStart = c.log.last + 1
-	c.appendEntries([]wire.Entry{{Type: wire.EntryTypeNoop}})
+	conf := wire.Configuration{Voters: c.voters}
+	c.appendEntries([]wire.Entry{{Type: wire.EntryTypeConfig, Data: conf.Marshal()}})
 	c.broadcastAppend()
 }
 

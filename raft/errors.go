@@ -34,6 +34,10 @@ var (
 	ErrLeadershipLost = errors.New("raft: leadership lost")
 	// ErrShutdown is returned by a node that is stopping or stopped.
 	ErrShutdown = errors.New("raft: node is shut down")
+	// ErrPeersMismatch is returned by NewNode when Config.Peers differs from
+	// the voters recorded in the node's log. Membership changes are not
+	// supported, so the peers must stay those of the first start.
+	ErrPeersMismatch = errors.New("raft: peers differ from the configuration in the log")
 )
 
 // NotLeaderError is returned by a follower or candidate. It matches

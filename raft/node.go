@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -59,6 +60,8 @@ type Node struct {
 
 	status statusCell
 	events eventHub
+	// metrics holds the metric handles, or nil when Config.Metrics is nil.
+	metrics *nodeMetrics
 
 	stopOnce sync.Once
 	stopped  chan struct{} // closed when the node stops
@@ -100,6 +103,10 @@ func NewNode(cfg Config, sm StateMachine, logs LogStore, stable StableStore, sna
 	if err != nil {
 		return nil, err
 	}
+	if st.Voters != nil && !sameMembers(st.Voters, cfg.Peers) {
+		return nil, fmt.Errorf("%w: the log records voters %v, but Peers lists %v: start the node with the peers it was first started with",
+			ErrPeersMismatch, st.Voters, cfg.Peers)
+	}
 	broadcaster, _ := tr.(Broadcaster)
 	if cfg.DisableBroadcast {
 		broadcaster = nil
@@ -131,6 +138,11 @@ func NewNode(cfg Config, sm StateMachine, logs LogStore, stable StableStore, sna
 	n.applier = newApplier(n, st.SnapshotIndex)
 	n.backlog = backlog{maxEntries: uint64(cfg.MaxUnappliedEntries), maxBytes: cfg.MaxUnappliedBytes, applied: &n.applier.applied}
 	n.events.init()
+	streamPeers := core.peers()
+	if broadcaster != nil {
+		streamPeers = append(streamPeers, BroadcastTo)
+	}
+	n.metrics = newNodeMetrics(cfg.Metrics, cfg.Cluster, cfg.ID, streamPeers, st)
 	for _, p := range core.peers() {
 		n.streams[p] = newStream(n, p)
 	}
@@ -139,6 +151,7 @@ func NewNode(cfg Config, sm StateMachine, logs LogStore, stable StableStore, sna
 		n.broadcaster = broadcaster
 	}
 	n.publishStatus()
+	n.metrics.observeLoop(n)
 	if err := tr.Start(inboxHandler{n}); err != nil {
 		return nil, fmt.Errorf("raft: start transport: %w", err)
 	}
@@ -214,6 +227,7 @@ type inboxHandler struct{ n *Node }
 func (h inboxHandler) deliver(m wire.Message) {
 	select {
 	case h.n.inbox <- m:
+		h.n.metrics.messageReceived(m.Kind())
 	case <-h.n.stopped:
 	}
 }
@@ -315,6 +329,7 @@ func (n *Node) loop() {
 		case <-n.applier.progress:
 		}
 		n.processReady()
+		n.metrics.observeLoop(n)
 	}
 }
 
@@ -327,4 +342,12 @@ func (n *Node) drainInbox() {
 			return
 		}
 	}
+}
+
+// sameMembers reports whether a and b hold the same ids in any order.
+func sameMembers(a, b []string) bool {
+	x, y := slices.Clone(a), slices.Clone(b)
+	slices.Sort(x)
+	slices.Sort(y)
+	return slices.Equal(x, y)
 }

@@ -195,3 +195,36 @@ func TestNodeStaleReadOnFollower(t *testing.T) {
 		assert.Equal(t, "v1", string(got.Value))
 	}
 }
+
+func TestNodeRejectsChangedPeersOnRestart(t *testing.T) {
+	net := &chanNetwork{handlers: map[string]wire.PeerHandler{}, down: map[string]bool{}}
+	peers := []string{"a", "b", "c"}
+	nodes := map[string]*testNode{}
+	for _, id := range peers {
+		nodes[id] = startNode(t, net, id, peers, memory.NewStore())
+	}
+	leader := waitLeader(t, nodes)
+	require.Eventually(t, func() bool {
+		for _, n := range nodes {
+			if n.node.Status().AppliedIndex < 1 {
+				return false
+			}
+		}
+		return true
+	}, 5*time.Second, time.Millisecond, "the leader's configuration entry was not applied everywhere")
+	for _, n := range nodes {
+		require.NoError(t, n.node.Stop())
+	}
+
+	store := nodes[leader].store
+	kv := statemachine.NewKV()
+	_, err := raft.NewNode(raft.Config{ID: leader, Cluster: "c1", Peers: []string{leader}},
+		kv, store.Log, store.Stable, store.Snapshots, &chanTransport{net: net, id: leader})
+	assert.ErrorIs(t, err, raft.ErrPeersMismatch)
+
+	// The same peers in another order are the same configuration.
+	n, err := raft.NewNode(raft.Config{ID: leader, Cluster: "c1", Peers: []string{"c", "b", "a"}},
+		kv, store.Log, store.Stable, store.Snapshots, &chanTransport{net: net, id: leader})
+	require.NoError(t, err)
+	require.NoError(t, n.Stop())
+}

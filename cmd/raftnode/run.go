@@ -95,11 +95,10 @@ func runNode(ctx context.Context, e *env, o *runOptions, args []string) int {
 	if err := o.nats.validate(); err != nil {
 		return usageError(e, name, err)
 	}
-	stores, err := o.openStores(cfg, log)
-	if err != nil {
-		return failure(e, name, storeErrorCode(err), err)
+	tcfg := natstransport.Config{Prefix: o.cluster.prefix, Cluster: cfg.Cluster, Node: cfg.ID, Peers: cfg.Peers, Logger: log}
+	if err := tcfg.Validate(); err != nil {
+		return usageError(e, name, err)
 	}
-	defer stores.close(log)
 
 	connClosed := make(chan struct{})
 	nc, err := o.nats.connect("raftnode "+cfg.Cluster+"/"+cfg.ID,
@@ -120,12 +119,29 @@ func runNode(ctx context.Context, e *env, o *runOptions, args []string) int {
 	}
 	defer nc.Close()
 
-	tcfg := natstransport.Config{Prefix: o.cluster.prefix, Cluster: cfg.Cluster, Node: cfg.ID, Peers: cfg.Peers, Logger: log}
+	// Two processes with one id would share its messages and could each
+	// vote in the same term.
+	if err := natstransport.CheckNodeIDFree(ctx, nc, tcfg); err != nil {
+		code := exitFailure
+		if errors.Is(err, natstransport.ErrNodeIDInUse) {
+			code = exitUsage
+		}
+		return failure(e, name, code, err)
+	}
+	stores, err := o.openStores(cfg, log)
+	if err != nil {
+		return failure(e, name, storeErrorCode(err), err)
+	}
+	defer stores.close(log)
+
 	sm := newNodeStateMachine()
 	node, server, err := startNode(nc, tcfg, cfg, sm, stores)
 	var configErr *configError
 	if errors.As(err, &configErr) {
 		return usageError(e, name, configErr.err)
+	}
+	if errors.Is(err, raft.ErrPeersMismatch) {
+		return usageError(e, name, err)
 	}
 	if err != nil {
 		return failure(e, name, exitFailure, err)

@@ -176,7 +176,7 @@ func formatMessage(from, to string, m wire.Message) string {
 // formatEntry shows an entry as index@term, followed by :data for a command
 // with data.
 func formatEntry(e wire.Entry) string {
-	if len(e.Data) == 0 {
+	if len(e.Data) == 0 || e.Type != wire.EntryTypeCommand {
 		return fmt.Sprintf("%d@%d", e.Index, e.Term)
 	}
 	return fmt.Sprintf("%d@%d:%s", e.Index, e.Term, e.Data)

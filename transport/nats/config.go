@@ -54,6 +54,14 @@ type Config struct {
 	PendingBytes    int
 }
 
+// Validate reports the first invalid field of c, with the value and the
+// fix. New and NewClientServer run it too; call it to check a
+// configuration before connecting.
+func (c Config) Validate() error {
+	_, err := c.withDefaults()
+	return err
+}
+
 // withDefaults returns a validated copy of c with defaults filled in.
 func (c Config) withDefaults() (Config, error) {
 	if c.Prefix == "" {
