@@ -109,9 +109,11 @@ func (a *applier) applyCommitted() error {
 		if err != nil {
 			return fmt.Errorf("read committed entries from %d: %w", applied+1, err)
 		}
+		start := a.n.metrics.now()
 		if err := a.apply(ents); err != nil {
 			return err
 		}
+		a.n.metrics.applied(start, len(ents))
 		a.applied.Store(ents[len(ents)-1].Index)
 		select {
 		case a.progress <- struct{}{}:

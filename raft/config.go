@@ -70,6 +70,9 @@ type Config struct {
 	DisableBroadcast bool
 	// Logger receives the node's logs. Default slog.Default().
 	Logger *slog.Logger
+	// Metrics receives the node's metrics, listed on the Metrics interface.
+	// Nil turns metrics off, and each hook then costs one nil check.
+	Metrics Metrics
 	// RandSeed seeds the election timeout jitter; 0 picks a random seed.
 	RandSeed uint64
 }

@@ -59,6 +59,7 @@ func (w *logWriter) run() {
 }
 
 func (w *logWriter) write(batch []writeJob) error {
+	start := w.n.metrics.now()
 	// The term and vote go first, so that a crash between the two writes
 	// never leaves entries on disk whose term is above the stored term.
 	if err := w.writeHardState(batch); err != nil {
@@ -68,6 +69,7 @@ func (w *logWriter) write(batch []writeJob) error {
 	if err != nil {
 		return err
 	}
+	w.n.metrics.logWritten(start, batch)
 
 	// Everything above is durable: the waiting messages may leave.
 	var msgs []Envelope

@@ -68,6 +68,7 @@ func (n *Node) processReady() {
 		n.logEvent(e)
 		n.events.publish(e)
 	}
+	n.metrics.observeReady(&rd, n.core.Role())
 	n.publishStatus()
 }
 
@@ -89,7 +90,9 @@ func (n *Node) send(env Envelope) {
 		}
 		return
 	}
-	if err := n.tr.Send(env.To, env.Msg); err != nil {
+	err := n.tr.Send(env.To, env.Msg)
+	n.metrics.messageSent(env.Msg.Kind(), err)
+	if err != nil {
 		n.log.Debug("send failed", "peer", env.To, "kind", env.Msg.Kind().String(), "err", err)
 	}
 }

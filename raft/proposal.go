@@ -55,6 +55,13 @@ func (p *proposal) finish(r proposalResult) {
 // (retrying is safe), and ErrOutcomeUnknown when it may have been: it was
 // appended, and then leadership was lost, the node stopped or ctx ended.
 func (n *Node) Propose(ctx context.Context, cmd []byte) (Result, error) {
+	start := n.metrics.proposalStarted()
+	res, err := n.propose(ctx, cmd)
+	n.metrics.proposalDone(start, err)
+	return res, err
+}
+
+func (n *Node) propose(ctx context.Context, cmd []byte) (Result, error) {
 	p := &proposal{data: cmd, done: make(chan proposalResult, 1)}
 	select {
 	case n.proposals <- p:

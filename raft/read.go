@@ -29,6 +29,13 @@ func (r *readRequest) finish(res readResult) {
 // is not the leader returns a *NotLeaderError. Reads change nothing, so any
 // error may be retried.
 func (n *Node) Read(ctx context.Context, query []byte) ([]byte, uint64, error) {
+	start := n.metrics.readStarted(readLinearizable)
+	value, index, err := n.read(ctx, query)
+	n.metrics.readDone(readLinearizable, start, err)
+	return value, index, err
+}
+
+func (n *Node) read(ctx context.Context, query []byte) ([]byte, uint64, error) {
 	r := &readRequest{query: query, done: make(chan readResult, 1)}
 	select {
 	case n.reads <- r:
@@ -61,6 +68,13 @@ func (n *Node) handleRead(r *readRequest) {
 // leadership, on any node. The answer reflects what this node has applied
 // (the returned index) and may miss writes already acknowledged elsewhere.
 func (n *Node) ReadStale(ctx context.Context, query []byte) ([]byte, uint64, error) {
+	start := n.metrics.readStarted(readStale)
+	value, index, err := n.readStale(ctx, query)
+	n.metrics.readDone(readStale, start, err)
+	return value, index, err
+}
+
+func (n *Node) readStale(ctx context.Context, query []byte) ([]byte, uint64, error) {
 	r := &readRequest{query: query, done: make(chan readResult, 1)}
 	// Index 0 is served at the applier's next wake-up, in order with
 	// applies, since StateMachine.Read must not run concurrently with Apply.

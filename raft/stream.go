@@ -12,10 +12,13 @@ type stream struct {
 	n     *Node
 	peer  string
 	queue chan Envelope
+	// dropped counts envelopes dropped on a full queue. It is nil when
+	// metrics are off.
+	dropped Counter
 }
 
 func newStream(n *Node, peer string) *stream {
-	return &stream{n: n, peer: peer, queue: make(chan Envelope, 2*n.cfg.MaxInflightMessages+16)}
+	return &stream{n: n, peer: peer, queue: make(chan Envelope, 2*n.cfg.MaxInflightMessages+16), dropped: n.metrics.droppedCounter(peer)}
 }
 
 // enqueue queues env without blocking the node loop. A full queue drops
@@ -25,6 +28,9 @@ func (s *stream) enqueue(env Envelope) {
 	select {
 	case s.queue <- env:
 	default:
+		if s.dropped != nil {
+			s.dropped.Add(1)
+		}
 		s.n.log.Debug("replication queue full, dropping append", "peer", s.peer, "index", env.Lo)
 	}
 }
@@ -75,7 +81,9 @@ func (s *stream) publish(env Envelope) {
 		m := *tmpl
 		m.PrevLogIndex, m.PrevLogTerm = prev, prevTerm
 		m.Entries = ents
-		if err := s.send(&m); err != nil {
+		err = s.send(&m)
+		s.n.metrics.messageSent(m.Kind(), err)
+		if err != nil {
 			s.n.log.Debug("send append", "peer", s.peer, "index", lo, "err", err)
 			return
 		}
