@@ -199,8 +199,9 @@ func TestSessionCLIExitCodes(t *testing.T) {
 	assert.Contains(t, r.stderr, "raft: no leader")
 
 	// A killed follower's directory is free again, but it belongs to that
-	// follower: another node id must not start on it.
-	runArgs := append([]string{"run", "--id", leader, "--data", filepath.Join(c.dataDir, followers[0])}, c.nodeArgs...)
+	// follower: another node id, here the other killed follower's, which
+	// no process serves, must not start on it.
+	runArgs := append([]string{"run", "--id", followers[1], "--data", filepath.Join(c.dataDir, followers[0])}, c.nodeArgs...)
 	r = runCLI(t, c.bin, procCommandLimit, runArgs...)
 	assert.Equal(t, cliUsage, r.code, "run on another node's data directory: %s", r.stderr)
 	assert.Contains(t, r.stderr, "belongs to another node")
