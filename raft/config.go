@@ -63,11 +63,13 @@ type Config struct {
 	// that was partitioned away from raising the term and deposing a
 	// working leader when it returns.
 	DisablePreVote bool
-	// DisableBroadcast makes the leader send every AppendEntries to each
-	// follower separately. By default, when the transport implements
-	// Broadcaster and every follower is in step, the leader publishes new
-	// entries once for all followers.
-	DisableBroadcast bool
+	// Broadcast lets the leader publish new entries once for all followers
+	// while they are in step, when the transport implements Broadcaster;
+	// otherwise it sends every AppendEntries to each follower separately.
+	// Default false: on a 2-core machine with every node and the NATS
+	// server in one process, raftnode bench measured no throughput gain
+	// with it at 256 clients and about 10 µs more latency at one client.
+	Broadcast bool
 	// Logger receives the node's logs. Default slog.Default().
 	Logger *slog.Logger
 	// Metrics receives the node's metrics, listed on the Metrics interface.

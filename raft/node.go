@@ -108,7 +108,7 @@ func NewNode(cfg Config, sm StateMachine, logs LogStore, stable StableStore, sna
 			ErrPeersMismatch, st.Voters, cfg.Peers)
 	}
 	broadcaster, _ := tr.(Broadcaster)
-	if cfg.DisableBroadcast {
+	if !cfg.Broadcast {
 		broadcaster = nil
 	}
 	seed := cfg.RandSeed

@@ -47,16 +47,26 @@ type testCluster struct {
 	mu    sync.Mutex
 	nodes map[string]*clusterNode // running nodes
 
+	// tune, if set, adjusts each node's configuration.
+	tune func(*raft.Config)
+
 	// leaders records, per term, every node that announced it leads.
 	leaders map[uint64]map[string]bool
 }
 
 func newTestCluster(t *testing.T, size int) *testCluster {
 	t.Helper()
+	return newTestClusterWith(t, size, nil)
+}
+
+// newTestClusterWith is newTestCluster with tune applied to every node's
+// raft.Config.
+func newTestClusterWith(t *testing.T, size int, tune func(*raft.Config)) *testCluster {
+	t.Helper()
 	srv, err := embedded.Start(embedded.Options{Port: embedded.NoListener})
 	require.NoError(t, err)
 	c := &testCluster{t: t, srv: srv, stores: map[string]*memory.Store{}, nodes: map[string]*clusterNode{},
-		leaders: map[uint64]map[string]bool{}}
+		leaders: map[uint64]map[string]bool{}, tune: tune}
 	for i := 1; i <= size; i++ {
 		id := fmt.Sprintf("n%d", i)
 		c.ids = append(c.ids, id)
@@ -93,14 +103,18 @@ func (c *testCluster) start(id string) *clusterNode {
 	require.NoError(c.t, err)
 	kv := statemachine.NewKV()
 	st := c.stores[id]
-	node, err := raft.NewNode(raft.Config{
+	cfg := raft.Config{
 		ID:                id,
 		Cluster:           clusterName,
 		Peers:             c.ids,
 		ElectionTimeout:   testElectionTimeout,
 		HeartbeatInterval: testHeartbeat,
 		Logger:            log,
-	}, kv, st.Log, st.Stable, st.Snapshots, tr)
+	}
+	if c.tune != nil {
+		c.tune(&cfg)
+	}
+	node, err := raft.NewNode(cfg, kv, st.Log, st.Stable, st.Snapshots, tr)
 	require.NoError(c.t, err)
 	events, _ := node.Subscribe(1024)
 	go c.recordLeaders(events)

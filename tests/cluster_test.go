@@ -32,7 +32,15 @@ func TestClusterElectsOneLeaderPerTerm(t *testing.T) {
 }
 
 func TestClusterAppliesTenThousandProposals(t *testing.T) {
-	c := newTestCluster(t, 3)
+	for _, broadcast := range []bool{false, true} {
+		t.Run(fmt.Sprintf("broadcast=%v", broadcast), func(t *testing.T) {
+			c := newTestClusterWith(t, 3, func(cfg *raft.Config) { cfg.Broadcast = broadcast })
+			applyTenThousand(t, c)
+		})
+	}
+}
+
+func applyTenThousand(t *testing.T, c *testCluster) {
 	c.waitLeader(10 * time.Second)
 	cl := c.client()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)

@@ -56,7 +56,7 @@ func setupBench(fs *flag.FlagSet) runFunc {
 	fs.StringVar(&o.store, "store", storeMemory, "log store `kind`: memory, or bolt for files synced on every write")
 	fs.StringVar(&o.dir, "dir", os.TempDir(), "parent `directory` of the temporary store directory of --store bolt")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured window to `file`")
-	fs.BoolVar(&o.broadcast, "broadcast", true, "let the leader publish new entries once for all followers while they are in step; false sets raft.Config.DisableBroadcast")
+	fs.BoolVar(&o.broadcast, "broadcast", false, "let the leader publish new entries once for all followers while they are in step (sets raft.Config.Broadcast)")
 	o.logLevel = registerLogLevel(fs, slog.LevelWarn)
 	return func(ctx context.Context, e *env, args []string) int {
 		return runBench(ctx, e, o, args)

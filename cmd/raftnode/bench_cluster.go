@@ -152,7 +152,7 @@ func (c *benchCluster) startNode(id string, peers []string, cfg benchClusterConf
 		nc.Close()
 		return nil, err
 	}
-	rcfg := raft.Config{ID: id, Cluster: benchClusterID, Peers: peers, Logger: c.log, DisableBroadcast: !cfg.broadcast}
+	rcfg := raft.Config{ID: id, Cluster: benchClusterID, Peers: peers, Logger: c.log, Broadcast: cfg.broadcast}
 	logs = countingLogStore{LogStore: logs, counter: &c.appends}
 	n.node, err = raft.NewNode(rcfg, n.kv, logs, stable, snaps, tr)
 	if err != nil {
@@ -219,9 +219,9 @@ type convergence struct {
 }
 
 // converge waits until every node has applied the leader's commit index and
-// the same last index, and returns the nodes' digests. With no writes in
-// flight, a node that applied more than the others can only have applied
-// entries that the others will apply too, so it waits for them.
+// the highest index any node applied, and returns the nodes' digests. With
+// no writes in flight, a node that applied more than the others can only
+// have applied entries that the others will apply too, so it waits for them.
 func (c *benchCluster) converge(ctx context.Context) (convergence, error) {
 	target := c.commitTarget()
 	for {

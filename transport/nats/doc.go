@@ -27,10 +27,10 @@
 // <node> is the recipient: a peer message goes to the receiver's subjects,
 // and a response goes back to the original sender's subjects. Peer messages
 // are published without reply subjects; client requests use NATS
-// request/reply. A leader whose followers are all in step publishes new
-// entries once on the "all" subject, which every node subscribes to and NATS
-// fans out; the message's recipient is empty, and each follower answers on
-// the leader's own subject. The tokens "client" and "all" are reserved and
+// request/reply. With raft.Config.Broadcast set, a leader whose followers
+// are all in step publishes new entries once on the "all" subject, which
+// every node subscribes to and NATS fans out; the message's recipient is
+// empty, and each follower answers on the leader's own subject. The tokens "client" and "all" are reserved and
 // cannot be node ids.
 //
 // # What the package does not do
