@@ -43,7 +43,12 @@ type Config struct {
 	// alone and fails if it exceeds the max payload.
 	MaxBytesPerMessage int
 	// MaxInflightMessages bounds the AppendEntries sent to one follower and
-	// not yet acknowledged. Default 64.
+	// not yet acknowledged. Default 4. While the window is full, new entries
+	// wait and leave together in the next AppendEntries, so a small window
+	// batches more: on a 2-core machine with three nodes and the NATS server
+	// in one process, 4 gave 1.3 to 4 times the throughput of 64 at 256
+	// clients with the bbolt store, and as much or more with the memory
+	// store. Raise it when the round trip to followers is long.
 	MaxInflightMessages int
 	// MaxPendingProposals bounds the proposals queued for the node loop;
 	// beyond it Propose waits within its context. Default 8192.
@@ -99,7 +104,7 @@ func (c Config) withDefaults() Config {
 		c.MaxBytesPerMessage = 512 << 10
 	}
 	if c.MaxInflightMessages == 0 {
-		c.MaxInflightMessages = 64
+		c.MaxInflightMessages = 4
 	}
 	if c.MaxPendingProposals == 0 {
 		c.MaxPendingProposals = 8192
