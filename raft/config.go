@@ -45,9 +45,9 @@ type Config struct {
 	// MaxInflightMessages bounds the AppendEntries sent to one follower and
 	// not yet acknowledged. Default 4. While the window is full, new entries
 	// wait and leave together in the next AppendEntries, so a small window
-	// batches more: on a 2-core machine with three nodes and the NATS server
-	// in one process, 4 gave 1.3 to 4 times the throughput of 64 at 256
-	// clients with the bbolt store, and as much or more with the memory
+	// batches more. On a 2-core machine with three nodes and the NATS
+	// server in one process, 4 gave 1.3 to 4 times the throughput of 64 at
+	// 256 clients with the bbolt store, and as much or more with the memory
 	// store. Raise it when the round trip to followers is long.
 	MaxInflightMessages int
 	// MaxPendingProposals bounds the proposals queued for the node loop;
@@ -69,11 +69,12 @@ type Config struct {
 	// working leader when it returns.
 	DisablePreVote bool
 	// Broadcast lets the leader publish new entries once for all followers
-	// while they are in step, when the transport implements Broadcaster;
-	// otherwise it sends every AppendEntries to each follower separately.
-	// Default false: on a 2-core machine with every node and the NATS
-	// server in one process, raftnode bench measured no throughput gain
-	// with it at 256 clients and about 10 µs more latency at one client.
+	// while they are in step, when the transport implements Broadcaster.
+	// Otherwise the leader sends every AppendEntries to each follower
+	// separately. Default false, because on a 2-core machine with every node
+	// and the NATS server in one process, raftnode bench measured no
+	// throughput gain with it at 256 clients and about 10 µs more latency at
+	// one client.
 	Broadcast bool
 	// Logger receives the node's logs. Default slog.Default().
 	Logger *slog.Logger
