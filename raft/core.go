@@ -34,8 +34,8 @@ type CoreConfig struct {
 	Rand *rand.Rand
 }
 
-// InitialState is what a core starts from: the durable hard state and the
-// shape of the stored log.
+// InitialState is the state a core starts from: the durable hard state and
+// the shape of the stored log.
 type InitialState struct {
 	HardState wire.HardState
 	// SnapshotIndex and SnapshotTerm describe the last entry covered by the
@@ -50,7 +50,7 @@ type InitialState struct {
 	Voters []string
 }
 
-// TermRun says that the log entries from Start up to the next run's start
+// TermRun records that the log entries from Start up to the next run's start
 // have term Term.
 type TermRun struct {
 	Start, Term uint64
@@ -135,7 +135,7 @@ func (c *Core) Role() Role { return c.role }
 // Term returns the current term.
 func (c *Core) Term() uint64 { return c.term }
 
-// Leader returns the leader's id as this node knows it, or "".
+// Leader returns the id of the leader this node follows, or "" if unknown.
 func (c *Core) Leader() string { return c.leader }
 
 // Vote returns the node voted for in the current term, or "".
@@ -159,7 +159,7 @@ func (c *Core) Voters() []string { return slices.Clone(c.voters) }
 // TermAt returns the term of the entry at index, if the log holds it.
 func (c *Core) TermAt(index uint64) (uint64, bool) { return c.log.term(index) }
 
-// Match returns what the leader knows of a peer's log: its match index.
+// Match returns a peer's match index as the leader tracks it.
 func (c *Core) Match(peer string) uint64 {
 	if pr := c.progress[peer]; pr != nil {
 		return pr.match

@@ -12,7 +12,7 @@ func (c *Core) startElection(transfer bool) {
 	c.campaign(RoleCandidate, transfer)
 }
 
-// campaign asks every voter for its vote. A pre-candidate keeps its term and
+// campaign requests the vote of every voter. A pre-candidate keeps its term and
 // asks for votes in term+1 without binding anyone; a candidate raises its
 // term and votes for itself, durably before its requests leave.
 func (c *Core) campaign(role Role, transfer bool) {
@@ -89,8 +89,8 @@ func (c *Core) inLease() bool {
 
 func (c *Core) handleVoteRequest(m *wire.VoteRequest) {
 	if !c.isVoter(m.From) && !m.PreVote {
-		// A node outside the configuration cannot win; answer without
-		// changing state.
+		// A node outside the configuration cannot win, so reject it
+		// without changing state.
 		c.send(m.From, c.voteResponse(m, false))
 		return
 	}

@@ -25,7 +25,7 @@ type ReadState struct {
 	Index uint64
 }
 
-// Ready is the work the core asks of the runtime after a batch of inputs.
+// Ready is the work the core requests of the runtime after a batch of inputs.
 // The runtime must honour its order rules: Messages may leave at once;
 // TruncateFrom, Entries and HardState must be durable before
 // PersistedMessages leave; entries reach the state machine only up to
@@ -56,7 +56,7 @@ type Ready struct {
 	Events []Event
 }
 
-// empty reports whether the Ready asks for nothing.
+// empty reports whether the Ready holds no work.
 func (r *Ready) empty() bool {
 	return r.HardState == nil && r.TruncateFrom == 0 && len(r.Entries) == 0 &&
 		len(r.Messages) == 0 && len(r.PersistedMessages) == 0 && r.CommitIndex == 0 &&

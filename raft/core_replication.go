@@ -7,8 +7,8 @@ import (
 	"github.com/natsraft/natsraft/raft/wire"
 )
 
-// errNotLeader is what Propose returns on a follower; the runtime wraps it
-// with the leader hint.
+// errNotLeader is the error of Propose and ReadIndex on a follower. The
+// runtime wraps it with the leader hint.
 var errNotLeader = errors.New("not leader")
 
 // Propose appends entries of type Command (or the given type) with the data
@@ -174,7 +174,7 @@ func (c *Core) broadcastHeartbeat() {
 		if pr.checkStall(c.stallRounds()) {
 			pr.reject(pr.match + 1)
 		}
-		// A probe that got no answer is retried once per heartbeat.
+		// A probe without a response is retried once per heartbeat.
 		if pr.state == progressProbe {
 			pr.probeSent = false
 			c.sendAppend(p)
@@ -202,7 +202,7 @@ func (c *Core) tickLeader() {
 }
 
 // checkQuorum steps the leader down when fewer than a quorum of voters
-// answered during the last election timeout, so that a leader cut off from
+// responded during the last election timeout, so that a leader cut off from
 // its cluster stops taking requests.
 func (c *Core) checkQuorum() {
 	active := 1
@@ -251,8 +251,8 @@ func (c *Core) handleAppendResponse(m *wire.AppendEntriesResponse) {
 }
 
 // replicateAfterResponse sends what a response made possible: to the
-// follower that answered, or to every follower when broadcasting, because
-// one answer can bring all followers back in step.
+// follower that responded, or to every follower when broadcasting, because
+// one response can bring all followers back in step.
 func (c *Core) replicateAfterResponse(peer string) {
 	if c.cfg.Broadcast {
 		c.broadcastAppend()
@@ -261,9 +261,9 @@ func (c *Core) replicateAfterResponse(peer string) {
 	c.sendAppend(peer)
 }
 
-// handleReject rewinds a follower's next index using its conflict hint: if
+// handleReject rewinds a follower's next index using its conflict hint. If
 // the leader has entries of the follower's conflicting term, it resumes
-// after its last one; otherwise it skips the follower's whole term.
+// after its last one. Otherwise it skips the follower's whole term.
 func (c *Core) handleReject(pr *progress, m *wire.AppendEntriesResponse) {
 	next := m.ConflictIndex
 	if m.ConflictTerm != 0 {

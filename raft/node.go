@@ -111,24 +111,7 @@ func NewNode(cfg Config, sm StateMachine, logs LogStore, stable StableStore, sna
 	if !cfg.Broadcast {
 		broadcaster = nil
 	}
-	seed := cfg.RandSeed
-	if seed == 0 {
-		var b [8]byte
-		_, _ = crand.Read(b[:])
-		seed = binary.LittleEndian.Uint64(b[:])
-	}
-	core, err := NewCore(CoreConfig{
-		ID:                   cfg.ID,
-		Cluster:              cfg.Cluster,
-		Voters:               cfg.Peers,
-		ElectionTicks:        ticks(cfg.ElectionTimeout, cfg.TickInterval, 2),
-		HeartbeatTicks:       ticks(cfg.HeartbeatInterval, cfg.TickInterval, 1),
-		PreVote:              !cfg.DisablePreVote,
-		MaxEntriesPerMessage: cfg.MaxEntriesPerMessage,
-		MaxInflight:          cfg.MaxInflightMessages,
-		Broadcast:            broadcaster != nil,
-		Rand:                 rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
-	}, st)
+	core, err := newNodeCore(cfg, st, broadcaster != nil)
 	if err != nil {
 		return nil, err
 	}
@@ -143,13 +126,10 @@ func NewNode(cfg Config, sm StateMachine, logs LogStore, stable StableStore, sna
 		streamPeers = append(streamPeers, BroadcastTo)
 	}
 	n.metrics = newNodeMetrics(cfg.Metrics, cfg.Cluster, cfg.ID, streamPeers, st)
-	for _, p := range core.peers() {
+	for _, p := range streamPeers {
 		n.streams[p] = newStream(n, p)
 	}
-	if broadcaster != nil {
-		n.streams[BroadcastTo] = newStream(n, BroadcastTo)
-		n.broadcaster = broadcaster
-	}
+	n.broadcaster = broadcaster
 	n.publishStatus()
 	n.metrics.observeLoop(n)
 	if err := tr.Start(inboxHandler{n}); err != nil {
@@ -164,6 +144,30 @@ func NewNode(cfg Config, sm StateMachine, logs LogStore, stable StableStore, sna
 	go n.loop()
 	n.log.Info("node started", "term", st.HardState.Term, "last_index", st.LastIndex, "voters", cfg.Peers)
 	return n, nil
+}
+
+// newNodeCore returns the protocol core for cfg, with the timeouts in
+// ticks and the election jitter seeded from cfg.RandSeed or, when it is 0,
+// from crypto/rand.
+func newNodeCore(cfg Config, st InitialState, broadcast bool) (*Core, error) {
+	seed := cfg.RandSeed
+	if seed == 0 {
+		var b [8]byte
+		_, _ = crand.Read(b[:])
+		seed = binary.LittleEndian.Uint64(b[:])
+	}
+	return NewCore(CoreConfig{
+		ID:                   cfg.ID,
+		Cluster:              cfg.Cluster,
+		Voters:               cfg.Peers,
+		ElectionTicks:        ticks(cfg.ElectionTimeout, cfg.TickInterval, 2),
+		HeartbeatTicks:       ticks(cfg.HeartbeatInterval, cfg.TickInterval, 1),
+		PreVote:              !cfg.DisablePreVote,
+		MaxEntriesPerMessage: cfg.MaxEntriesPerMessage,
+		MaxInflight:          cfg.MaxInflightMessages,
+		Broadcast:            broadcast,
+		Rand:                 rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
+	}, st)
 }
 
 // loadInitialState reads the hard state and the terms of the stored log.

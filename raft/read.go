@@ -65,7 +65,7 @@ func (n *Node) handleRead(r *readRequest) {
 }
 
 // ReadStale runs query on this node's state machine without confirming
-// leadership, on any node. The answer reflects what this node has applied
+// leadership, on any node. The result reflects what this node has applied
 // (the returned index) and may miss writes already acknowledged elsewhere.
 func (n *Node) ReadStale(ctx context.Context, query []byte) ([]byte, uint64, error) {
 	start := n.metrics.readStarted(readStale)

@@ -23,7 +23,7 @@ type StateMachine interface {
 	// node applies the same commands and must reach the same state. An error
 	// means the state machine cannot go on; the node stops.
 	Apply(cmds []Command) ([][]byte, error)
-	// Read answers a query against the current state without changing it.
+	// Read runs a query against the current state without changing it.
 	Read(query []byte) ([]byte, error)
 	// Snapshot writes the whole state to w.
 	Snapshot(w io.Writer) error

@@ -11,7 +11,7 @@ type Status struct {
 	Cluster string
 	Role    Role
 	Term    uint64
-	// Leader is the leader's id as this node knows it, or "".
+	// Leader is the id of the leader this node follows, or "" if unknown.
 	Leader       string
 	FirstIndex   uint64
 	LastIndex    uint64
@@ -22,7 +22,7 @@ type Status struct {
 
 // statusCell publishes the node loop's view of the core to other
 // goroutines. The indexes change on almost every loop iteration, so they
-// are atomics; the rarely changing fields sit behind one pointer that is
+// are atomics. The rarely changing fields sit behind one pointer, which is
 // replaced only when one of them changes.
 type statusCell struct {
 	first, last, commit atomic.Uint64
@@ -51,8 +51,8 @@ func (n *Node) publishStatus() {
 }
 
 // Status returns the node's current state. The fields are read one by one
-// while the node runs, so they may come from neighbouring moments; each is
-// a value the node really had.
+// while the node runs, so they may come from neighbouring moments, but
+// each is a value the node really had.
 func (n *Node) Status() Status {
 	slow := n.status.slow.Load()
 	return Status{
@@ -69,7 +69,7 @@ func (n *Node) Status() Status {
 	}
 }
 
-// Leader returns the leader's id as this node knows it, or "".
+// Leader returns the id of the leader this node follows, or "" if unknown.
 func (n *Node) Leader() string { return n.status.slow.Load().leader }
 
 // IsLeader reports whether this node is the leader.

@@ -74,7 +74,7 @@ func (s *stream) publish(env Envelope) {
 		// A leader never truncates its own log, and the node loop clears
 		// leaderTerm before it applies a truncation. So if this node still
 		// leads in the envelope's term after the read, the entries read are
-		// that leader's log; otherwise the envelope is stale and dropped.
+		// that leader's log. Otherwise the envelope is stale and is dropped.
 		if s.n.leaderTerm.Load() != tmpl.Term || (last.Index == env.Hi-1 && last.Term != env.HiTerm) {
 			return
 		}
