@@ -13,19 +13,31 @@ import (
 // after the log's last entry, overlap it, or are not consecutive themselves.
 var ErrNotContiguous = errors.New("memory: entries do not continue the log")
 
+// chunkLen is the number of entries in one chunk of a LogStore. Appends
+// fill chunks in place, so a long log is never copied as a whole.
+const chunkLen = 4096
+
 // LogStore is an in-memory raft.LogStore. It is safe for concurrent use:
 // reads share a read lock and writes take the write lock.
 //
 // The log keeps the entries passed to Append, including their Data slices,
 // without copying Data. Entries returns a new slice of entries whose Data
 // slices are shared with the store, so callers must not modify Data.
+//
+// Entries live in fixed-size chunks: appending allocates a new chunk when
+// the last one is full and never moves the entries already stored, and
+// compaction frees whole chunks.
 type LogStore struct {
 	mu sync.RWMutex
-	// first is the index of entries[0], or of the next entry to append when
-	// entries is empty. It is 0 until the store first holds an entry or is
-	// compacted, and then never goes back to 0.
-	first   uint64
-	entries []wire.Entry
+	// first is the index of the first stored entry, or of the next entry to
+	// append when the log is empty. It is 0 until the store first holds an
+	// entry or is compacted, and then never goes back to 0.
+	first uint64
+	// head is the position of the entry at first in chunks[0].
+	head int
+	// n is the number of stored entries.
+	n      int
+	chunks [][]wire.Entry
 }
 
 var _ raft.LogStore = (*LogStore)(nil)
@@ -58,7 +70,26 @@ func (s *LogStore) lastLocked() uint64 {
 	if s.first == 0 {
 		return 0
 	}
-	return s.first + uint64(len(s.entries)) - 1
+	return s.first + uint64(s.n) - 1
+}
+
+// slot returns the chunk and the offset in it of the entry at index. The
+// caller must hold s.mu, and the chunk must exist.
+func (s *LogStore) slot(index uint64) (chunk, offset int) {
+	pos := s.head + int(index-s.first)
+	return pos / chunkLen, pos % chunkLen
+}
+
+// copyOut appends the entries in [lo, hi) to out. The caller must hold
+// s.mu and have checked the range.
+func (s *LogStore) copyOut(out []wire.Entry, lo, hi uint64) []wire.Entry {
+	for lo < hi {
+		c, off := s.slot(lo)
+		run := min(uint64(chunkLen-off), hi-lo)
+		out = append(out, s.chunks[c][off:off+int(run)]...)
+		lo += run
+	}
+	return out
 }
 
 // lowestLocked returns the lowest index that can still be read or written:
@@ -94,26 +125,25 @@ func (s *LogStore) Entries(lo, hi uint64, maxBytes int) ([]wire.Entry, error) {
 		return nil, nil
 	}
 
-	src := s.entries[lo-s.first : hi-s.first]
-	n := len(src)
 	if maxBytes > 0 {
-		n = limitBySize(src, maxBytes)
+		hi = s.limitBySize(lo, hi, maxBytes)
 	}
-	out := make([]wire.Entry, n)
-	copy(out, src)
-	return out, nil
+	return s.copyOut(make([]wire.Entry, 0, hi-lo), lo, hi), nil
 }
 
-// limitBySize returns how many leading entries fit in maxBytes, at least 1.
-func limitBySize(entries []wire.Entry, maxBytes int) int {
+// limitBySize returns the end of the longest prefix of [lo, hi) whose total
+// Entry.Size() is at most maxBytes, keeping at least one entry. The caller
+// must hold s.mu.
+func (s *LogStore) limitBySize(lo, hi uint64, maxBytes int) uint64 {
 	total := 0
-	for i := range entries {
-		total += entries[i].Size()
-		if total > maxBytes && i > 0 {
+	for i := lo; i < hi; i++ {
+		c, off := s.slot(i)
+		total += s.chunks[c][off].Size()
+		if total > maxBytes && i > lo {
 			return i
 		}
 	}
-	return len(entries)
+	return hi
 }
 
 // Term returns the term of the entry at index. It returns an error wrapping
@@ -129,7 +159,8 @@ func (s *LogStore) Term(index uint64) (uint64, error) {
 	if last := s.lastLocked(); index > last {
 		return 0, fmt.Errorf("memory: read term of entry %d: last index is %d: %w", index, last, raft.ErrUnavailable)
 	}
-	return s.entries[index-s.first].Term, nil
+	c, off := s.slot(index)
+	return s.chunks[c][off].Term, nil
 }
 
 // Append adds entries at the end of the log. The entries must have
@@ -155,15 +186,16 @@ func (s *LogStore) Append(entries []wire.Entry) error {
 		return fmt.Errorf("memory: append entries %d to %d: the next index is %d: %w",
 			start, entries[len(entries)-1].Index, next, ErrNotContiguous)
 	}
-	if need := len(s.entries) + len(entries); need > cap(s.entries) {
-		// Double the capacity. The built-in append grows a large slice by
-		// about a quarter (Go runtime growslice), which copies a long log
-		// more often.
-		grown := make([]wire.Entry, len(s.entries), max(need, 2*cap(s.entries), 64))
-		copy(grown, s.entries)
-		s.entries = grown
+	for len(entries) > 0 {
+		pos := s.head + s.n
+		c, off := pos/chunkLen, pos%chunkLen
+		if c == len(s.chunks) {
+			s.chunks = append(s.chunks, make([]wire.Entry, chunkLen))
+		}
+		copied := copy(s.chunks[c][off:], entries)
+		s.n += copied
+		entries = entries[copied:]
 	}
-	s.entries = append(s.entries, entries...)
 	return nil
 }
 
@@ -197,11 +229,24 @@ func (s *LogStore) TruncateSuffix(from uint64) error {
 	if from > s.lastLocked() {
 		return nil
 	}
-	keep := from - s.first
-	// Clear the removed slots so that their Data can be garbage collected.
-	clear(s.entries[keep:])
-	s.entries = s.entries[:keep]
+	s.clearRange(from, s.lastLocked()+1)
+	s.n = int(from - s.first)
+	// Free the chunks past the new end.
+	used := (s.head + s.n + chunkLen - 1) / chunkLen
+	clear(s.chunks[used:])
+	s.chunks = s.chunks[:used]
 	return nil
+}
+
+// clearRange zeroes the slots of the entries in [lo, hi), so that their
+// Data can be garbage collected. The caller must hold s.mu.
+func (s *LogStore) clearRange(lo, hi uint64) {
+	for lo < hi {
+		c, off := s.slot(lo)
+		run := min(uint64(chunkLen-off), hi-lo)
+		clear(s.chunks[c][off : off+int(run)])
+		lo += run
+	}
 }
 
 // TruncatePrefix deletes the entries at index upTo and below. When upTo is at
@@ -216,25 +261,21 @@ func (s *LogStore) TruncatePrefix(upTo uint64) error {
 		return nil
 	}
 	if upTo >= s.lastLocked() {
-		clear(s.entries)
-		s.entries = s.entries[:0]
+		s.chunks, s.head, s.n = nil, 0, 0
 		s.first = upTo + 1
 		return nil
 	}
 
+	s.clearRange(s.first, upTo+1)
 	drop := int(upTo + 1 - s.first)
-	if keep := len(s.entries) - drop; keep <= drop {
-		// Move the kept entries to the front, so that appends reuse the
-		// array. The copy costs no more than the entries it drops.
-		copy(s.entries, s.entries[drop:])
-		clear(s.entries[keep:])
-		s.entries = s.entries[:keep]
-	} else {
-		// Reslicing is cheaper here. The slots before the new start stay
-		// unused until the next append that has to grow the array.
-		clear(s.entries[:drop])
-		s.entries = s.entries[drop:]
-	}
+	s.head += drop
+	s.n -= drop
 	s.first = upTo + 1
+	// Free the chunks that now hold no entry.
+	if whole := s.head / chunkLen; whole > 0 {
+		clear(s.chunks[:whole])
+		s.chunks = s.chunks[whole:]
+		s.head -= whole * chunkLen
+	}
 	return nil
 }
