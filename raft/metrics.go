@@ -362,7 +362,7 @@ func (m *nodeMetrics) observeLoop(n *Node) {
 	m.unappliedEntries.Set(float64(last - min(applied, last)))
 	n.backlog.release()
 	m.unappliedBytes.Set(float64(n.backlog.bytes))
-	m.queued.Set(float64(len(n.proposals)))
+	m.queued.Set(float64(n.proposals.len()))
 }
 
 // proposalStarted counts a call to Propose and returns its start time.

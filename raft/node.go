@@ -40,7 +40,7 @@ type Node struct {
 	broadcaster Broadcaster
 
 	inbox     chan wire.Message
-	proposals chan *proposal
+	proposals *proposalQueue
 	reads     chan *readRequest
 
 	// backlog tracks appended but unapplied proposals; only the node loop
@@ -92,7 +92,7 @@ func NewNode(cfg Config, sm StateMachine, logs LogStore, stable StableStore, sna
 		tr:          tr,
 		cache:       &logCache{},
 		inbox:       make(chan wire.Message, 4096),
-		proposals:   make(chan *proposal, cfg.MaxPendingProposals),
+		proposals:   newProposalQueue(cfg.MaxPendingProposals),
 		reads:       make(chan *readRequest, 1024),
 		readWaiters: make(map[uint64]*readRequest),
 		streams:     make(map[string]*stream),
@@ -284,10 +284,11 @@ func (n *Node) Stop() error {
 
 // failQueued fails the proposals and reads that never reached the core.
 func (n *Node) failQueued() {
+	for _, p := range n.proposals.drain() {
+		p.finish(proposalResult{err: NotApplied(ErrShutdown)})
+	}
 	for {
 		select {
-		case p := <-n.proposals:
-			p.finish(proposalResult{err: NotApplied(ErrShutdown)})
 		case r := <-n.reads:
 			r.finish(readResult{err: ErrShutdown})
 		default:
@@ -310,7 +311,7 @@ func (n *Node) loop() {
 	ticker := time.NewTicker(n.cfg.TickInterval)
 	defer ticker.Stop()
 	for {
-		proposals := n.proposals
+		proposals := n.proposals.ready
 		if n.backlog.full(n.core.LastIndex()) {
 			// Backpressure: leave proposals queued until the applier
 			// catches up; it wakes the loop through applier.progress.
@@ -324,8 +325,8 @@ func (n *Node) loop() {
 		case m := <-n.inbox:
 			n.core.Step(m)
 			n.drainInbox()
-		case p := <-proposals:
-			n.handleProposals(p)
+		case <-proposals:
+			n.handleProposals()
 		case r := <-n.reads:
 			n.handleRead(r)
 		case <-n.writer.signal:

@@ -63,12 +63,8 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) (Result, error) {
 
 func (n *Node) propose(ctx context.Context, cmd []byte) (Result, error) {
 	p := &proposal{data: cmd, done: make(chan proposalResult, 1)}
-	select {
-	case n.proposals <- p:
-	case <-n.stopped:
-		return Result{}, NotApplied(ErrShutdown)
-	case <-ctx.Done():
-		return Result{}, NotApplied(fmt.Errorf("%w: proposal queue full: %w", ErrOverloaded, ctx.Err()))
+	if err := n.enqueue(ctx, p); err != nil {
+		return Result{}, err
 	}
 	select {
 	case r := <-p.done:
@@ -86,20 +82,37 @@ func (n *Node) propose(ctx context.Context, cmd []byte) (Result, error) {
 	}
 }
 
-// handleProposals appends p and every proposal queued behind it as one
-// batch: one log write and one AppendEntries per follower.
-func (n *Node) handleProposals(first *proposal) {
-	batch := []*proposal{first}
-	bytes := len(first.data)
-	for len(batch) < n.cfg.MaxEntriesPerMessage && !n.backlog.fullWith(n.core.LastIndex()+uint64(len(batch)), bytes) {
-		select {
-		case p := <-n.proposals:
-			batch = append(batch, p)
-			bytes += len(p.data)
-			continue
-		default:
+// enqueue queues p for the node loop, waiting within ctx while the queue
+// is full.
+func (n *Node) enqueue(ctx context.Context, p *proposal) error {
+	for {
+		wait, ok := n.proposals.push(p)
+		if ok {
+			return nil
 		}
-		break
+		if wait == nil {
+			return NotApplied(ErrShutdown)
+		}
+		select {
+		case <-wait:
+		case <-n.stopped:
+			return NotApplied(ErrShutdown)
+		case <-ctx.Done():
+			return NotApplied(fmt.Errorf("%w: proposal queue full: %w", ErrOverloaded, ctx.Err()))
+		}
+	}
+}
+
+// handleProposals appends the queued proposals as one batch, one log write
+// and one AppendEntries per follower, up to MaxEntriesPerMessage proposals
+// and within the bound on unapplied entries and bytes.
+func (n *Node) handleProposals() {
+	last := n.core.LastIndex()
+	batch := n.proposals.take(n.cfg.MaxEntriesPerMessage, func(count, bytes int) bool {
+		return !n.backlog.fullWith(last+uint64(count-1), bytes)
+	})
+	if len(batch) == 0 {
+		return
 	}
 	if n.core.Role() != RoleLeader {
 		err := &NotLeaderError{Leader: n.core.Leader()}
