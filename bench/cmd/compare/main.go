@@ -22,6 +22,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"regexp"
 	"syscall"
 	"time"
 )
@@ -57,6 +58,8 @@ type compareOptions struct {
 	dir       string
 	out       string
 	jsonOut   string
+	// only, when set, keeps the cases whose id it matches.
+	only *regexp.Regexp
 }
 
 func (o *compareOptions) register(fs *flag.FlagSet) {
@@ -70,6 +73,14 @@ func (o *compareOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.dir, "dir", os.TempDir(), "parent `directory` of the stores' temporary directories; it sets the disk that synced writes go to")
 	fs.StringVar(&o.out, "out", "", "write the markdown report to `file` as well as to stdout")
 	fs.StringVar(&o.jsonOut, "json", "", "write every run's JSON object, one per line, to `file`")
+	fs.Func("only", "run only the cases whose id matches `regexp`, such as 'memory-local-256|inmem' (ids are printed as each run starts)", func(v string) error {
+		re, err := regexp.Compile(v)
+		if err != nil {
+			return fmt.Errorf("invalid --only %q: %w; use a Go regular expression", v, err)
+		}
+		o.only = re
+		return nil
+	})
 }
 
 func (o *compareOptions) validate() error {

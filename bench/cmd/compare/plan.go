@@ -80,7 +80,12 @@ type planResults struct {
 // runPlan runs every case o.repeats times, the whole sequence once per
 // repeat, and writes each result as a JSON line to jsonLog.
 func runPlan(ctx context.Context, o *compareOptions, self, raftnode string, jsonLog, stderr io.Writer) *planResults {
-	res := &planResults{cases: cases(), runs: make(map[string][]*runResult)}
+	res := &planResults{runs: make(map[string][]*runResult)}
+	for _, c := range cases() {
+		if o.only == nil || o.only.MatchString(c.id) {
+			res.cases = append(res.cases, c)
+		}
+	}
 	for _, c := range res.cases {
 		res.runs[c.id] = make([]*runResult, o.repeats)
 	}
