@@ -53,7 +53,7 @@ func setupBench(fs *flag.FlagSet) runFunc {
 	fs.IntVar(&o.payload, "payload", 128, "size of each written value in `bytes`")
 	fs.IntVar(&o.keys, "keys", 100000, "`number` of distinct keys; each write picks one at random")
 	fs.StringVar(&o.client, "client", clientLocal, "client `kind`: local calls Node.Propose on the leader in this process; nats sends requests over NATS from a connection of its own")
-	fs.StringVar(&o.store, "store", storeMemory, "log store `kind`: memory, or bolt for files synced on every write")
+	fs.StringVar(&o.store, "store", storeMemory, "log store `kind`: memory; bolt for a bbolt file, or wal for segment files, both synced on every write")
 	fs.StringVar(&o.dir, "dir", os.TempDir(), "parent `directory` of the temporary store directory of --store bolt")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured window to `file`")
 	fs.BoolVar(&o.broadcast, "broadcast", false, "let the leader publish new entries once for all followers while they are in step (sets raft.Config.Broadcast)")
@@ -79,8 +79,8 @@ func (o *benchOptions) validate() error {
 		return fmt.Errorf("invalid --keys %d: use 1 or more", o.keys)
 	case o.client != clientLocal && o.client != clientNATS:
 		return fmt.Errorf("invalid --client %q: use %s or %s", o.client, clientLocal, clientNATS)
-	case o.store != storeMemory && o.store != storeBolt:
-		return fmt.Errorf("invalid --store %q: use %s or %s", o.store, storeMemory, storeBolt)
+	case o.store != storeMemory && o.store != storeBolt && o.store != storeWAL:
+		return fmt.Errorf("invalid --store %q: use %s, %s or %s", o.store, storeMemory, storeBolt, storeWAL)
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/natsraft/natsraft/statemachine"
 	"github.com/natsraft/natsraft/storage/boltlike"
 	"github.com/natsraft/natsraft/storage/memory"
+	"github.com/natsraft/natsraft/storage/wal"
 	natstransport "github.com/natsraft/natsraft/transport/nats"
 	"github.com/natsraft/natsraft/transport/nats/embedded"
 )
@@ -29,6 +30,7 @@ const benchClusterID = "bench"
 const (
 	storeMemory = "memory"
 	storeBolt   = "bolt"
+	storeWAL    = "wal"
 )
 
 // benchCluster is a localCluster whose nodes use the stores that --store
@@ -95,7 +97,7 @@ func startBenchCluster(cfg benchClusterConfig, log *slog.Logger) (*benchCluster,
 		return nil, err
 	}
 	c := &benchCluster{localCluster: &localCluster{srv: srv, log: log}}
-	if cfg.store == storeBolt {
+	if cfg.store != storeMemory {
 		c.dir, err = os.MkdirTemp(cfg.dir, "raftnode-bench-")
 		if err != nil {
 			c.stop()
@@ -121,16 +123,26 @@ func (c *benchCluster) openStores(id, store string) (raft.LogStore, raft.StableS
 		return s.Log, s.Stable, s.Snapshots, nil
 	}
 	dir := filepath.Join(c.dir, id)
-	s, err := boltlike.Open(filepath.Join(dir, "raft.db"), boltlike.Options{Cluster: benchClusterID, Node: id, Logger: c.log})
+	var logs interface {
+		raft.LogStore
+		raft.StableStore
+		io.Closer
+	}
+	var err error
+	if store == storeWAL {
+		logs, err = wal.Open(filepath.Join(dir, "wal"), wal.Options{Cluster: benchClusterID, Node: id, Logger: c.log})
+	} else {
+		logs, err = boltlike.Open(filepath.Join(dir, "raft.db"), boltlike.Options{Cluster: benchClusterID, Node: id, Logger: c.log})
+	}
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	c.closers = append(c.closers, s)
+	c.closers = append(c.closers, logs)
 	snaps, err := boltlike.NewSnapshotStore(filepath.Join(dir, "snapshots"), boltlike.SnapshotOptions{Cluster: benchClusterID, Node: id, Logger: c.log})
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return s, s, snaps, nil
+	return logs, logs, snaps, nil
 }
 
 // startNode starts node id the way startDemoNode does, with the given

@@ -61,6 +61,19 @@ func TestBenchBoltNATSClient(t *testing.T) {
 	assert.Empty(t, entries)
 }
 
+func TestBenchWALStore(t *testing.T) {
+	dir := t.TempDir()
+	res := runBenchCommand(t, "--store", "wal", "--dir", dir)
+	assert.True(t, res.DigestsMatch)
+	assert.Equal(t, "wal", res.Store)
+	assert.Positive(t, res.Ops)
+	assert.Positive(t, res.StoreAppends)
+	assert.Zero(t, res.Errors, "error sample: %v", res.ErrorSample)
+	entries, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries)
+}
+
 func TestBenchWritesCPUProfile(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "cpu.pprof")
 	runBenchCommand(t, "--cpuprofile", path)

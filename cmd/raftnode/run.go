@@ -32,8 +32,8 @@ func setupRun(fs *flag.FlagSet) runFunc {
 	o := &runOptions{}
 	fs.StringVar(&o.id, "id", "", "this node's `id`: letters, digits, '-' and '_', unique in the cluster and listed in --peers; required")
 	fs.StringVar(&o.peers, "peers", "", "comma-separated `ids` of every voting member, this node included, such as n1,n2,n3; required")
-	fs.StringVar(&o.data, "data", "", "`directory` of this node's durable state, created if missing: raft.db holds the log, term and vote, and snapshots/ the snapshots; required unless --store memory")
-	fs.StringVar(&o.store, "store", runStoreBolt, "`kind` of stores: bolt keeps the state in --data and survives restarts; memory keeps nothing, so such a node must never be restarted under the same --id")
+	fs.StringVar(&o.data, "data", "", "`directory` of this node's durable state, created if missing: raft.db (--store bolt) or wal/ (--store wal) holds the log, term and vote, and snapshots/ the snapshots; required unless --store memory")
+	fs.StringVar(&o.store, "store", runStoreBolt, "`kind` of stores: bolt (one bbolt file) and wal (segment files, one fsync per write instead of two) keep the state in --data and survive restarts; memory keeps nothing, so such a node must never be restarted under the same --id")
 	o.cluster.register(fs)
 	o.nats.register(fs)
 	fs.DurationVar(&o.electionTimeout, "election-timeout", time.Second, "minimum `duration` a follower waits without hearing from a leader before it starts an election, such as 500ms or 2s; at least twice --heartbeat")

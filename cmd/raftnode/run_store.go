@@ -3,23 +3,28 @@ package main
 import (
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
+	"os"
 	"path/filepath"
 
 	"github.com/natsraft/natsraft/raft"
 	"github.com/natsraft/natsraft/storage/boltlike"
 	"github.com/natsraft/natsraft/storage/memory"
+	"github.com/natsraft/natsraft/storage/wal"
 )
 
 // Store kinds of "raftnode run --store".
 const (
 	runStoreBolt   = "bolt"
+	runStoreWAL    = "wal"
 	runStoreMemory = "memory"
 )
 
 // Names inside a --data directory.
 const (
 	dataLogFile      = "raft.db"
+	dataWALDir       = "wal"
 	dataSnapshotsDir = "snapshots"
 )
 
@@ -28,14 +33,18 @@ type nodeStores struct {
 	log       raft.LogStore
 	stable    raft.StableStore
 	snapshots raft.SnapshotStore
-	// closer is the bbolt store to close after the node stopped, or nil.
-	closer *boltlike.Store
+	// closer is the durable log store to close after the node stopped, or
+	// nil.
+	closer interface {
+		Close() error
+		Path() string
+	}
 }
 
 // validateStore checks --store and --data.
 func (o *runOptions) validateStore() error {
 	switch o.store {
-	case runStoreBolt:
+	case runStoreBolt, runStoreWAL:
 		if o.data == "" {
 			return fmt.Errorf("missing --data: set the directory that keeps this node's log, term and vote, such as --data ./%s; "+
 				"or pass --store memory for a node that keeps nothing across restarts", o.id)
@@ -45,14 +54,14 @@ func (o *runOptions) validateStore() error {
 			return fmt.Errorf("--data %q is set with --store memory, which keeps nothing on disk: drop one of them", o.data)
 		}
 	default:
-		return fmt.Errorf("invalid --store %q: use %s or %s", o.store, runStoreBolt, runStoreMemory)
+		return fmt.Errorf("invalid --store %q: use %s, %s or %s", o.store, runStoreBolt, runStoreWAL, runStoreMemory)
 	}
 	return nil
 }
 
-// openStores opens the stores that --store selects. With bolt, the data
-// directory is stamped with the cluster and node id on first use, and
-// opening it as another node fails with boltlike.ErrIdentityMismatch.
+// openStores opens the stores that --store selects. With bolt and wal, the
+// data directory is stamped with the cluster and node id on first use, and
+// opening it as another node fails with an identity mismatch error.
 func (o *runOptions) openStores(cfg raft.Config, log *slog.Logger) (*nodeStores, error) {
 	if o.store == runStoreMemory {
 		log.Warn("the node keeps its log, term and vote in memory only: never restart it under the same id, "+
@@ -62,8 +71,25 @@ func (o *runOptions) openStores(cfg raft.Config, log *slog.Logger) (*nodeStores,
 		return &nodeStores{log: st.Log, stable: st.Stable, snapshots: st.Snapshots}, nil
 	}
 
-	path := filepath.Join(o.data, dataLogFile)
-	store, err := boltlike.Open(path, boltlike.Options{Cluster: cfg.Cluster, Node: cfg.ID, Logger: log})
+	if err := o.checkStoreKind(); err != nil {
+		return nil, err
+	}
+	var store interface {
+		raft.LogStore
+		raft.StableStore
+		Close() error
+		Path() string
+	}
+	var err error
+	if o.store == runStoreWAL {
+		var w *wal.Store
+		w, err = wal.Open(filepath.Join(o.data, dataWALDir), wal.Options{Cluster: cfg.Cluster, Node: cfg.ID, Logger: log})
+		if err == nil {
+			store = walStore{w}
+		}
+	} else {
+		store, err = boltlike.Open(filepath.Join(o.data, dataLogFile), boltlike.Options{Cluster: cfg.Cluster, Node: cfg.ID, Logger: log})
+	}
 	if err != nil {
 		return nil, storeError(o.data, err)
 	}
@@ -76,9 +102,37 @@ func (o *runOptions) openStores(cfg raft.Config, log *slog.Logger) (*nodeStores,
 	return &nodeStores{log: store, stable: store, snapshots: snaps, closer: store}, nil
 }
 
+// checkStoreKind refuses a --data directory that holds the log of the
+// other durable store kind. Opening it with the wrong kind would start the
+// node with an empty log, term and vote, and a node that forgot its vote
+// can vote twice in one term.
+func (o *runOptions) checkStoreKind() error {
+	other, otherKind := filepath.Join(o.data, dataWALDir), runStoreWAL
+	if o.store == runStoreWAL {
+		other, otherKind = filepath.Join(o.data, dataLogFile), runStoreBolt
+	}
+	if _, err := os.Stat(other); err == nil {
+		return fmt.Errorf("--data %s holds a log of --store %s (%s), not of --store %s: %w; pass --store %s, or use a new --data directory for a new node id",
+			o.data, otherKind, other, o.store, errWrongStoreKind, otherKind)
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("check --data %s: %w", o.data, err)
+	}
+	return nil
+}
+
+// errWrongStoreKind is wrapped by openStores when --data holds the log of
+// another --store kind.
+var errWrongStoreKind = errors.New("wrong store kind for the data directory")
+
+// walStore gives a wal.Store the Path method that nodeStores.closer
+// expects.
+type walStore struct{ *wal.Store }
+
+func (w walStore) Path() string { return w.Dir() }
+
 // storeError adds what to check to an error of opening the data directory.
 func storeError(dir string, err error) error {
-	if errors.Is(err, boltlike.ErrIdentityMismatch) {
+	if errors.Is(err, boltlike.ErrIdentityMismatch) || errors.Is(err, wal.ErrIdentityMismatch) {
 		return fmt.Errorf("--data %s belongs to another node: %w; check --data, --id and --cluster", dir, err)
 	}
 	return fmt.Errorf("open --data %s: %w", dir, err)
@@ -88,7 +142,7 @@ func storeError(dir string, err error) error {
 // the data directory belongs to another node, which the command line
 // must fix, exitFailure otherwise.
 func storeErrorCode(err error) int {
-	if errors.Is(err, boltlike.ErrIdentityMismatch) {
+	if errors.Is(err, boltlike.ErrIdentityMismatch) || errors.Is(err, wal.ErrIdentityMismatch) || errors.Is(err, errWrongStoreKind) {
 		return exitUsage
 	}
 	return exitFailure

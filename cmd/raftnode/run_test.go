@@ -35,28 +35,57 @@ func runUntilLeader(t *testing.T, srvURL string, args []string) result {
 }
 
 func TestRunKeepsStateInData(t *testing.T) {
+	for _, tc := range []struct {
+		store, logPath string
+		logIsDir       bool
+	}{
+		{"bolt", "raft.db", false},
+		{"wal", "wal", true},
+	} {
+		t.Run(tc.store, func(t *testing.T) {
+			srv := startServer(t)
+			dir := filepath.Join(t.TempDir(), "n1")
+			args := func() []string { return runArgs(srv.ClientURL(), "n1", "--data", dir, "--store", tc.store) }
+
+			first := runUntilLeader(t, srv.ClientURL(), args())
+			assert.Equal(t, exitOK, first.code, "exit code after cancel; log:\n%s", first.stderr)
+			if tc.logIsDir {
+				assert.DirExists(t, filepath.Join(dir, tc.logPath))
+			} else {
+				assert.FileExists(t, filepath.Join(dir, tc.logPath))
+			}
+			assert.DirExists(t, filepath.Join(dir, "snapshots"))
+			assert.Contains(t, first.stderr, "state at stop")
+
+			second := runUntilLeader(t, srv.ClientURL(), args())
+			assert.Equal(t, exitOK, second.code, "log:\n%s", second.stderr)
+
+			common := []string{"--nats", srv.ClientURL(), "--cluster", "c1", "--timeout", "10s"}
+			ctx, cancel := context.WithCancel(t.Context())
+			defer cancel()
+			done := make(chan result, 1)
+			go func() { done <- runCommand(ctx, args()...) }()
+			r := runCommand(t.Context(), append(append([]string{"get"}, common...), "restarts")...)
+			cancel()
+			<-done
+			require.Equal(t, exitOK, r.code, "get: %s", r.stderr)
+			assert.Equal(t, "2", r.stdout, "one increment per run survived the restarts")
+		})
+	}
+}
+
+func TestRunRejectsOtherStoreKind(t *testing.T) {
 	srv := startServer(t)
 	dir := filepath.Join(t.TempDir(), "n1")
+	first := runUntilLeader(t, srv.ClientURL(), runArgs(srv.ClientURL(), "n1", "--data", dir, "--store", "wal"))
+	require.Equal(t, exitOK, first.code, "log:\n%s", first.stderr)
 
-	first := runUntilLeader(t, srv.ClientURL(), runArgs(srv.ClientURL(), "n1", "--data", dir))
-	assert.Equal(t, exitOK, first.code, "exit code after cancel; log:\n%s", first.stderr)
-	assert.FileExists(t, filepath.Join(dir, "raft.db"))
-	assert.DirExists(t, filepath.Join(dir, "snapshots"))
-	assert.Contains(t, first.stderr, "state at stop")
-
-	second := runUntilLeader(t, srv.ClientURL(), runArgs(srv.ClientURL(), "n1", "--data", dir))
-	assert.Equal(t, exitOK, second.code, "log:\n%s", second.stderr)
-
-	common := []string{"--nats", srv.ClientURL(), "--cluster", "c1", "--timeout", "10s"}
-	ctx, cancel := context.WithCancel(t.Context())
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
-	done := make(chan result, 1)
-	go func() { done <- runCommand(ctx, runArgs(srv.ClientURL(), "n1", "--data", dir)...) }()
-	r := runCommand(t.Context(), append(append([]string{"get"}, common...), "restarts")...)
-	cancel()
-	<-done
-	require.Equal(t, exitOK, r.code, "get: %s", r.stderr)
-	assert.Equal(t, "2", r.stdout, "one increment per run survived the restarts")
+	r := runCommand(ctx, runArgs(srv.ClientURL(), "n1", "--data", dir, "--store", "bolt")...)
+	assert.Equal(t, exitUsage, r.code, "stderr: %s", r.stderr)
+	assert.Contains(t, r.stderr, "holds a log of --store wal")
+	assert.NoFileExists(t, filepath.Join(dir, "raft.db"), "the refused run created a bbolt file")
 }
 
 func TestRunRejectsAnotherNodesData(t *testing.T) {

@@ -52,8 +52,10 @@ func cases() []benchCase {
 	return []benchCase{
 		ours("bolt", "local", 256),
 		peer(systemHashicorpBolt, "", "hashicorp/raft, TCP transport, raft-boltdb (synced)", 256),
+		ours("wal", "local", 256),
 		ours("bolt", "nats", 256),
 		peer(systemJetStream, "always", "JetStream KV, R3, sync always", 256),
+		ours("wal", "nats", 256),
 		ours("memory", "local", 256),
 		peer(systemHashicorpInmem, "", "hashicorp/raft, in-memory transport and store", 256),
 		ours("memory", "nats", 256),
@@ -62,10 +64,13 @@ func cases() []benchCase {
 		{id: systemLimits, label: "limits: NATS round trip, publish rate, fsync", args: []string{"worker", "--system", systemLimits}},
 		ours("bolt", "local", 1),
 		peer(systemHashicorpBolt, "", "hashicorp/raft, TCP transport, raft-boltdb (synced)", 1),
+		ours("wal", "local", 1),
 		ours("memory", "local", 16),
 		ours("memory", "local", 64),
 		ours("bolt", "local", 16),
 		ours("bolt", "local", 64),
+		ours("wal", "local", 16),
+		ours("wal", "local", 64),
 	}
 }
 

@@ -36,11 +36,14 @@ type comparison struct {
 func comparisons() []comparison {
 	return []comparison{
 		{"Durable, 256 clients: natsraft bolt (local) vs hashicorp/raft + raft-boltdb", "ours-bolt-local-256", "hashicorp-boltdb-256", opsPerSec, opsPerSec, 3, true},
+		{"Durable, 256 clients: natsraft wal (local) vs hashicorp/raft + raft-boltdb", "ours-wal-local-256", "hashicorp-boltdb-256", opsPerSec, opsPerSec, 3, true},
 		{"Durable, 256 clients: natsraft bolt (NATS client) vs JetStream sync always", "ours-bolt-nats-256", "jetstream-always-256", opsPerSec, opsPerSec, 3, true},
+		{"Durable, 256 clients: natsraft wal (NATS client) vs JetStream sync always", "ours-wal-nats-256", "jetstream-always-256", opsPerSec, opsPerSec, 3, true},
 		{"Memory, 256 clients: natsraft memory (local) vs hashicorp/raft in-memory", "ours-memory-local-256", "hashicorp-inmem-256", opsPerSec, opsPerSec, 1.5, true},
 		{"Memory, 256 clients: natsraft memory (NATS client) vs JetStream default sync", "ours-memory-nats-256", "jetstream-default-256", opsPerSec, opsPerSec, 1, true},
 		{"One client: natsraft memory (local) p50 vs one NATS round trip p50", "ours-memory-local-1", systemLimits, p50, rttP50, 2, false},
 		{"One client: natsraft bolt (local) p50 vs hashicorp/raft + raft-boltdb p50", "ours-bolt-local-1", "hashicorp-boltdb-1", p50, p50, 0.6, false},
+		{"One client: natsraft wal (local) p50 vs hashicorp/raft + raft-boltdb p50", "ours-wal-local-1", "hashicorp-boltdb-1", p50, p50, 0.6, false},
 	}
 }
 
@@ -229,11 +232,11 @@ func renderTail(b *strings.Builder, p *planResults) {
 }
 
 func renderScaling(b *strings.Builder, p *planResults) {
-	b.WriteString("| natsraft clients | memory, local: ops/s | p50 (ms) | p99 (ms) | bolt, local: ops/s | p50 (ms) | p99 (ms) |\n")
-	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| natsraft clients | memory, local: ops/s | p50 (ms) | p99 (ms) | bolt, local: ops/s | p50 (ms) | p99 (ms) | wal, local: ops/s | p50 (ms) | p99 (ms) |\n")
+	b.WriteString("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, clients := range []int{1, 16, 64, 256} {
 		fmt.Fprintf(b, "| %d", clients)
-		for _, store := range []string{"memory", "bolt"} {
+		for _, store := range []string{"memory", "bolt", "wal"} {
 			id := fmt.Sprintf("ours-%s-local-%d", store, clients)
 			for _, m := range []metric{opsPerSec, p50, p99} {
 				fmt.Fprintf(b, " | %s", formatSummary(summarizeValues(p.values(id, m))))
