@@ -50,6 +50,11 @@ type Config struct {
 	// 256 clients with the bbolt store, and as much or more with the memory
 	// store. Raise it when the round trip to followers is long.
 	MaxInflightMessages int
+	// MaxInflightBytes bounds the encoded size of the entries sent to one
+	// follower and not yet acknowledged. Default 4 MiB. An AppendEntries
+	// always carries at least one entry, so a single larger entry still
+	// goes out alone.
+	MaxInflightBytes int
 	// MaxPendingProposals bounds the proposals queued for the node loop;
 	// beyond it Propose waits within its context. Default 8192.
 	MaxPendingProposals int
@@ -106,6 +111,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxInflightMessages == 0 {
 		c.MaxInflightMessages = 4
+	}
+	if c.MaxInflightBytes == 0 {
+		c.MaxInflightBytes = 4 << 20
 	}
 	if c.MaxPendingProposals == 0 {
 		c.MaxPendingProposals = 8192
@@ -174,7 +182,8 @@ func (c Config) Validate() error {
 		v    int
 	}{
 		{"MaxEntriesPerMessage", c.MaxEntriesPerMessage}, {"MaxBytesPerMessage", c.MaxBytesPerMessage},
-		{"MaxInflightMessages", c.MaxInflightMessages}, {"MaxPendingProposals", c.MaxPendingProposals},
+		{"MaxInflightMessages", c.MaxInflightMessages}, {"MaxInflightBytes", c.MaxInflightBytes},
+		{"MaxPendingProposals", c.MaxPendingProposals},
 		{"MaxUnappliedEntries", c.MaxUnappliedEntries}, {"MaxUnappliedBytes", c.MaxUnappliedBytes},
 		{"ApplyBatchSize", c.ApplyBatchSize},
 	} {

@@ -27,6 +27,10 @@ type CoreConfig struct {
 	MaxEntriesPerMessage int
 	// MaxInflight bounds the AppendEntries envelopes in flight to one peer.
 	MaxInflight int
+	// MaxInflightBytes bounds the encoded size of the entries in flight to
+	// one peer; 0 means no bound. An envelope always carries at least one
+	// entry, so one entry larger than the bound still goes out alone.
+	MaxInflightBytes uint64
 	// Broadcast lets the leader send new entries in one envelope addressed
 	// to every follower (To is BroadcastTo) when all followers are in step.
 	Broadcast bool
@@ -64,13 +68,16 @@ type TermRun struct {
 type Core struct {
 	cfg CoreConfig
 
-	id      string
-	term    uint64
-	vote    string
-	role    Role
-	leader  string
-	voters  []string
-	log     termIndex
+	id     string
+	term   uint64
+	vote   string
+	role   Role
+	leader string
+	voters []string
+	log    termIndex
+	// sizes holds the encoded sizes of the entries the leader may still
+	// send, for the byte bound of the replication windows.
+	sizes   entrySizes
 	commit  uint64
 	durable uint64 // entries up to durable are in the store
 

@@ -51,8 +51,9 @@ func (c *Core) handleAppendEntries(m *wire.AppendEntriesRequest) {
 		}
 		newEntries = newEntries[1:]
 	}
-	for _, e := range newEntries {
-		c.log.append(e.Term)
+	for i := range newEntries {
+		c.log.append(newEntries[i].Term)
+		c.sizes.add(newEntries[i].Index, newEntries[i].Size())
 	}
 	c.ready.Entries = append(c.ready.Entries, newEntries...)
 
@@ -60,6 +61,7 @@ func (c *Core) handleAppendEntries(m *wire.AppendEntriesRequest) {
 	if commit := min(m.LeaderCommit, lastNew); commit > c.commit {
 		c.commit = commit
 		c.ready.CommitIndex = commit
+		c.trimSizes()
 	}
 	resp := c.appendResponse(m, true)
 	resp.MatchIndex = lastNew
@@ -74,6 +76,7 @@ func (c *Core) handleAppendEntries(m *wire.AppendEntriesRequest) {
 // truncate deletes the entries at index from and above from the log.
 func (c *Core) truncate(from uint64) {
 	c.log.truncate(from)
+	c.sizes.truncate(from)
 	if c.durable >= from {
 		c.durable = from - 1
 	}

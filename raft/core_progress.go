@@ -2,6 +2,13 @@ package raft
 
 type progressState uint8
 
+// inflightEnvelope is an AppendEntries envelope in flight: the index of its
+// last entry and the encoded size of its entries.
+type inflightEnvelope struct {
+	last  uint64
+	bytes uint64
+}
+
 const (
 	// progressProbe: the leader does not know where the follower's log
 	// matches, and sends one AppendEntries at a time until one succeeds.
@@ -21,9 +28,10 @@ type progress struct {
 	state progressState
 	// probeSent pauses a probing follower until a response or a heartbeat.
 	probeSent bool
-	// inflight holds the last index of each envelope sent and not yet
-	// acknowledged, in sending order.
-	inflight []uint64
+	// inflight holds each envelope sent and not yet acknowledged, in
+	// sending order, and inflightBytes the sum of their entries' sizes.
+	inflight      []inflightEnvelope
+	inflightBytes uint64
 	// directHi and broadcastHi are the last indexes sent in this term in an
 	// envelope to this follower alone and in one to every follower. The
 	// two kinds travel on different streams and may overtake each other, so
@@ -58,11 +66,25 @@ func (p *progress) checkStall(maxRounds int) bool {
 	return true
 }
 
-func (p *progress) paused(maxInflight int) bool {
+// paused reports whether the window is full: maxInflight envelopes, or
+// maxBytes bytes of entries when maxBytes is above 0.
+func (p *progress) paused(maxInflight int, maxBytes uint64) bool {
 	if p.state == progressProbe {
 		return p.probeSent
 	}
-	return len(p.inflight) >= maxInflight
+	return len(p.inflight) >= maxInflight || maxBytes > 0 && p.inflightBytes >= maxBytes
+}
+
+// sent records an envelope in flight.
+func (p *progress) sent(last, bytes uint64) {
+	p.inflight = append(p.inflight, inflightEnvelope{last: last, bytes: bytes})
+	p.inflightBytes += bytes
+}
+
+// clearInflight forgets the envelopes in flight.
+func (p *progress) clearInflight() {
+	p.inflight = p.inflight[:0]
+	p.inflightBytes = 0
 }
 
 // ack records that the follower's log matches through index and reports
@@ -78,14 +100,15 @@ func (p *progress) ack(index uint64) bool {
 		p.next = p.match + 1
 	}
 	i := 0
-	for i < len(p.inflight) && p.inflight[i] <= p.match {
+	for i < len(p.inflight) && p.inflight[i].last <= p.match {
+		p.inflightBytes -= p.inflight[i].bytes
 		i++
 	}
 	p.inflight = p.inflight[i:]
 	p.probeSent = false
 	if p.state == progressProbe {
 		p.state = progressReplicate
-		p.inflight = p.inflight[:0]
+		p.clearInflight()
 	}
 	return advanced
 }
@@ -95,7 +118,7 @@ func (p *progress) ack(index uint64) bool {
 func (p *progress) reject(next uint64) {
 	p.state = progressProbe
 	p.probeSent = false
-	p.inflight = p.inflight[:0]
+	p.clearInflight()
 	p.next = max(next, p.match+1)
 	// Envelopes in flight count as lost, so neither kind waits for them.
 	p.directHi, p.broadcastHi = 0, 0

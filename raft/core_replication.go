@@ -31,6 +31,7 @@ func (c *Core) appendEntries(entries []wire.Entry) {
 		entries[i].Term = c.term
 		entries[i].Index = c.log.last + 1
 		c.log.append(c.term)
+		c.sizes.add(entries[i].Index, entries[i].Size())
 	}
 	c.ready.Entries = append(c.ready.Entries, entries...)
 	if len(c.voters) == 1 {
@@ -56,7 +57,7 @@ func (c *Core) sendToAll() {
 	for c.inStep() {
 		next := c.progress[peers[0]].next
 		for _, p := range peers {
-			if c.progress[p].paused(c.cfg.MaxInflight) {
+			if c.progress[p].paused(c.cfg.MaxInflight, c.cfg.MaxInflightBytes) {
 				return
 			}
 		}
@@ -67,7 +68,11 @@ func (c *Core) sendToAll() {
 		if !ok {
 			return
 		}
-		hi := min(c.log.last+1, next+uint64(c.cfg.MaxEntriesPerMessage))
+		budget := uint64(0)
+		for _, p := range peers {
+			budget = max(budget, c.progress[p].inflightBytes)
+		}
+		hi := c.envelopeEnd(next, budget)
 		hiTerm, _ := c.log.term(hi - 1)
 		c.ready.Messages = append(c.ready.Messages, Envelope{
 			To:     BroadcastTo,
@@ -76,9 +81,10 @@ func (c *Core) sendToAll() {
 			Hi:     hi,
 			HiTerm: hiTerm,
 		})
+		bytes := c.sizes.between(next, hi)
 		for _, p := range peers {
 			pr := c.progress[p]
-			pr.inflight = append(pr.inflight, hi-1)
+			pr.sent(hi-1, bytes)
 			pr.next = hi
 			pr.broadcastHi = hi - 1
 		}
@@ -115,7 +121,7 @@ func (c *Core) sendAppend(peer string) {
 		// envelope of its own could overtake, or broadcasting is its job.
 		return
 	}
-	for !pr.paused(c.cfg.MaxInflight) && pr.next <= c.log.last {
+	for !pr.paused(c.cfg.MaxInflight, c.cfg.MaxInflightBytes) && pr.next <= c.log.last {
 		prev := pr.next - 1
 		prevTerm, ok := c.log.term(prev)
 		if !ok {
@@ -123,7 +129,7 @@ func (c *Core) sendAppend(peer string) {
 			// which only a snapshot can give; snapshots are not sent yet.
 			return
 		}
-		hi := min(c.log.last+1, pr.next+uint64(c.cfg.MaxEntriesPerMessage))
+		hi := c.envelopeEnd(pr.next, pr.inflightBytes)
 		hiTerm, _ := c.log.term(hi - 1)
 		c.ready.Messages = append(c.ready.Messages, Envelope{
 			To:     peer,
@@ -135,11 +141,23 @@ func (c *Core) sendAppend(peer string) {
 		if pr.state == progressProbe {
 			pr.probeSent = true
 		} else {
-			pr.inflight = append(pr.inflight, hi-1)
+			pr.sent(hi-1, c.sizes.between(pr.next, hi))
 			pr.next = hi
 			pr.directHi = hi - 1
 		}
 	}
+}
+
+// envelopeEnd returns the end (exclusive) of an envelope that starts at
+// next: at most MaxEntriesPerMessage entries, and with MaxInflightBytes set,
+// no more bytes than the window has left after inflight bytes. An envelope
+// always holds at least one entry.
+func (c *Core) envelopeEnd(next, inflight uint64) uint64 {
+	hi := min(c.log.last+1, next+uint64(c.cfg.MaxEntriesPerMessage))
+	if limit := c.cfg.MaxInflightBytes; limit > 0 && hi > next+1 {
+		hi = c.sizes.fit(next, hi, limit-min(inflight, limit))
+	}
+	return hi
 }
 
 func (c *Core) appendRequest(peer string, prev, prevTerm uint64) *wire.AppendEntriesRequest {
@@ -245,6 +263,7 @@ func (c *Core) handleAppendResponse(m *wire.AppendEntriesResponse) {
 		return
 	}
 	if pr.ack(m.MatchIndex) {
+		c.trimSizes()
 		c.maybeCommit()
 	}
 	c.replicateAfterResponse(m.From)

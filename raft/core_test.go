@@ -404,3 +404,39 @@ func TestBroadcastWhileFollowersInStep(t *testing.T) {
 		assert.Equal(t, net.stores["n1"].log, net.stores[id].log, "log of %s", id)
 	}
 }
+
+func TestWindowBoundedByBytes(t *testing.T) {
+	net := newCoreNet(t, 3)
+	const limit = 1000
+	for _, c := range net.cores {
+		c.cfg.MaxInflightBytes = limit
+	}
+	net.elect("n1")
+	net.deliverAll()
+
+	leader := net.cores["n1"]
+	data := string(make([]byte, 100))
+	// One batch of 40 entries, which the bound on envelopes alone would
+	// send at once.
+	net.propose("n1", slices.Repeat([]string{data}, 40)...)
+	entrySize := uint64((&wire.Entry{Index: 2, Term: leader.Term(), Type: wire.EntryTypeCommand, Data: []byte(data)}).Size())
+	sent := map[string]uint64{}
+	for _, env := range net.queue {
+		if env.Hi > env.Lo {
+			sent[env.To] += (env.Hi - env.Lo) * entrySize
+		}
+	}
+	for _, id := range []string{"n2", "n3"} {
+		require.Positive(t, sent[id], "no entries sent to %s", id)
+		// The last envelope may pass the bound by less than one entry.
+		assert.Less(t, sent[id], uint64(limit)+entrySize, "bytes in flight to %s", id)
+		assert.Less(t, sent[id], 40*entrySize, "the whole backlog went to %s at once", id)
+	}
+
+	net.deliverAll()
+	net.tick("n1")
+	net.deliverAll()
+	for _, id := range net.ids {
+		assert.Equal(t, net.stores["n1"].log, net.stores[id].log, "log of %s", id)
+	}
+}

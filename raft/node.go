@@ -165,6 +165,7 @@ func newNodeCore(cfg Config, st InitialState, broadcast bool) (*Core, error) {
 		PreVote:              !cfg.DisablePreVote,
 		MaxEntriesPerMessage: cfg.MaxEntriesPerMessage,
 		MaxInflight:          cfg.MaxInflightMessages,
+		MaxInflightBytes:     uint64(cfg.MaxInflightBytes),
 		Broadcast:            broadcast,
 		Rand:                 rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15)),
 	}, st)

@@ -20,6 +20,7 @@ func ConfigForSeed(seed uint64) Config {
 		PreVote:              rng.IntN(4) != 0,
 		MaxEntriesPerMessage: []int{1, 2, 3, 64}[rng.IntN(4)],
 		MaxInflight:          []int{1, 2, 4, 8}[rng.IntN(4)],
+		MaxInflightBytes:     []uint64{0, 0, 64, 1024}[rng.IntN(4)],
 		Broadcast:            rng.IntN(2) == 0,
 	}
 }

@@ -117,6 +117,8 @@ func (r *scriptRunner) init(args []string) error {
 			cfg.MaxEntriesPerMessage = int(n)
 		case "inflight":
 			cfg.MaxInflight = int(n)
+		case "inflight-bytes":
+			cfg.MaxInflightBytes = n
 		default:
 			return fmt.Errorf("unknown init key %q", k)
 		}

@@ -30,6 +30,9 @@ type Config struct {
 	// MaxEntriesPerMessage and MaxInflight bound AppendEntries envelopes.
 	// Defaults 64 and 8.
 	MaxEntriesPerMessage, MaxInflight int
+	// MaxInflightBytes bounds the entry bytes in flight to one follower;
+	// 0, the default, means no bound.
+	MaxInflightBytes uint64
 	// Broadcast lets a leader address one envelope to every follower; the
 	// network then queues a copy on each of its links.
 	Broadcast bool
@@ -57,8 +60,12 @@ func (c Config) withDefaults() Config {
 // String returns the config as the arguments of a script's init command.
 func (c Config) String() string {
 	c = c.withDefaults()
-	return fmt.Sprintf("nodes=%d seed=%d election=%d heartbeat=%d prevote=%t max-entries=%d inflight=%d broadcast=%t",
+	s := fmt.Sprintf("nodes=%d seed=%d election=%d heartbeat=%d prevote=%t max-entries=%d inflight=%d broadcast=%t",
 		c.Nodes, c.Seed, c.ElectionTicks, c.HeartbeatTicks, c.PreVote, c.MaxEntriesPerMessage, c.MaxInflight, c.Broadcast)
+	if c.MaxInflightBytes > 0 {
+		s += fmt.Sprintf(" inflight-bytes=%d", c.MaxInflightBytes)
+	}
+	return s
 }
 
 // Stats counts what a Sim did.
@@ -196,6 +203,7 @@ func (s *Sim) startCore(n *node) error {
 		PreVote:              s.cfg.PreVote,
 		MaxEntriesPerMessage: s.cfg.MaxEntriesPerMessage,
 		MaxInflight:          s.cfg.MaxInflight,
+		MaxInflightBytes:     s.cfg.MaxInflightBytes,
 		Broadcast:            s.cfg.Broadcast,
 		Rand:                 rng,
 	}, n.st.initialState())
