@@ -57,7 +57,7 @@ type cliCluster struct {
 
 // startCLICluster builds raftnode and starts three nodes, each with a data
 // directory of its own.
-func startCLICluster(t *testing.T, cluster, electionTimeout string) *cliCluster {
+func startCLICluster(t *testing.T, cluster, electionTimeout string, extra ...string) *cliCluster {
 	t.Helper()
 	bin := buildRaftnode(t)
 	srv, err := embedded.Start(embedded.Options{})
@@ -68,8 +68,10 @@ func startCLICluster(t *testing.T, cluster, electionTimeout string) *cliCluster 
 		bin: bin, url: srv.ClientURL(), cluster: cluster, prefix: prefix, dataDir: t.TempDir(), nodes: map[string]*nodeProcess{},
 		nodeArgs: []string{"--cluster", cluster, "--peers", "n1,n2,n3", "--nats", srv.ClientURL(), "--prefix", prefix,
 			"--election-timeout", electionTimeout, "--heartbeat", "100ms", "--log-level", "debug"},
+		// extra is appended below, so that it can override these flags.
 		client: []string{"--nats", srv.ClientURL(), "--cluster", cluster, "--prefix", prefix},
 	}
+	c.nodeArgs = append(c.nodeArgs, extra...)
 	for _, id := range []string{"n1", "n2", "n3"} {
 		c.start(t, id)
 	}
