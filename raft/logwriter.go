@@ -3,6 +3,7 @@ package raft
 import (
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"github.com/natsraft/natsraft/raft/wire"
 )
@@ -22,6 +23,13 @@ type writeJob struct {
 type logWriter struct {
 	n    *Node
 	jobs chan writeJob
+	// pending counts the jobs queued or being written by run. Only the
+	// node loop adds to it and only run subtracts, so when the loop reads
+	// 0 the writer is idle until the loop queues again.
+	pending atomic.Int64
+	// inline is set when the stores write in memory (InlineWriter): the
+	// node loop then writes itself while the writer is idle.
+	inline bool
 
 	mu        sync.Mutex
 	persisted struct{ index, term uint64 } // latest completion, guarded by mu
@@ -29,7 +37,33 @@ type logWriter struct {
 }
 
 func newLogWriter(n *Node, queue int) *logWriter {
-	return &logWriter{n: n, jobs: make(chan writeJob, queue), signal: make(chan struct{}, 1)}
+	return &logWriter{n: n, jobs: make(chan writeJob, queue), signal: make(chan struct{}, 1),
+		inline: writesInline(n.logs) && writesInline(n.stable)}
+}
+
+func writesInline(store any) bool {
+	w, ok := store.(InlineWriter)
+	return ok && w.InlineWrites()
+}
+
+// submit has job written: by the node loop itself when the stores write
+// inline and the writer is idle, which keeps the order of writes, and by
+// the writer goroutine otherwise. It returns false if the node stopped
+// while the queue was full.
+func (w *logWriter) submit(job writeJob) bool {
+	if w.inline && w.pending.Load() == 0 {
+		if err := w.write([]writeJob{job}); err != nil {
+			w.n.fail(err)
+		}
+		return true
+	}
+	w.pending.Add(1)
+	select {
+	case w.jobs <- job:
+		return true
+	case <-w.n.stopped:
+		return false
+	}
 }
 
 func (w *logWriter) run() {
@@ -51,7 +85,9 @@ func (w *logWriter) run() {
 				break drain
 			}
 		}
-		if err := w.write(batch); err != nil {
+		err := w.write(batch)
+		w.pending.Add(-int64(len(batch)))
+		if err != nil {
 			w.n.fail(err)
 			return
 		}

@@ -46,9 +46,7 @@ func (n *Node) processReady() {
 			entries:      rd.Entries,
 			messages:     rd.PersistedMessages,
 		}
-		select {
-		case n.writer.jobs <- job:
-		case <-n.stopped:
+		if !n.writer.submit(job) {
 			return
 		}
 	}

@@ -18,8 +18,9 @@ var ErrUnavailable = errors.New("raft: log entry unavailable")
 var ErrCorrupt = errors.New("raft: storage corrupt")
 
 // LogStore holds the replicated log. Indexes start at 1 and are contiguous
-// between FirstIndex and LastIndex. Only the node's log writer calls the
-// mutating methods, one call at a time; reads may run concurrently with them.
+// between FirstIndex and LastIndex. The node calls the mutating methods one
+// call at a time, from its log writer (or, for an InlineWriter, sometimes
+// from its node loop); reads may run concurrently with them.
 type LogStore interface {
 	// FirstIndex returns the index of the first stored entry, or 0 if the
 	// store has never held an entry and was never compacted.
@@ -47,6 +48,17 @@ type LogStore interface {
 	// TruncatePrefix deletes the entries at index upTo and below, after a
 	// snapshot covers them.
 	TruncatePrefix(upTo uint64) error
+}
+
+// InlineWriter is implemented by stores whose writes finish in memory,
+// without I/O or waiting on other goroutines. When both the LogStore and the
+// StableStore report InlineWrites true, the node loop writes itself while
+// the log writer is idle, instead of handing the write over, which saves a
+// goroutine hand-off per write. A store whose writes can block must not
+// report true: the node loop would stop handling messages and ticks until
+// the write returned.
+type InlineWriter interface {
+	InlineWrites() bool
 }
 
 // StableStore holds the node's term and vote.

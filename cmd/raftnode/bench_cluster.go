@@ -68,6 +68,13 @@ func (s countingLogStore) Append(entries []wire.Entry) error {
 	return err
 }
 
+// InlineWrites forwards the wrapped store's raft.InlineWriter answer, so
+// that counting does not change how the node writes.
+func (s countingLogStore) InlineWrites() bool {
+	w, ok := s.LogStore.(raft.InlineWriter)
+	return ok && w.InlineWrites()
+}
+
 // benchPeers returns the node ids n1..nN.
 func benchPeers(n int) []string {
 	peers := make([]string, n)

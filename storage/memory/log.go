@@ -40,12 +40,19 @@ type LogStore struct {
 	chunks [][]wire.Entry
 }
 
-var _ raft.LogStore = (*LogStore)(nil)
+var (
+	_ raft.LogStore     = (*LogStore)(nil)
+	_ raft.InlineWriter = (*LogStore)(nil)
+)
 
 // NewLogStore returns an empty log.
 func NewLogStore() *LogStore {
 	return &LogStore{}
 }
+
+// InlineWrites returns true: writes only take the store's lock, so the
+// node may run them on its own loop (see raft.InlineWriter).
+func (s *LogStore) InlineWrites() bool { return true }
 
 // FirstIndex returns the index of the first stored entry. After the log was
 // truncated down to nothing, it returns the index the next entry must have.

@@ -34,3 +34,7 @@ func (s *StableStore) SetHardState(st wire.HardState) error {
 	s.state = st
 	return nil
 }
+
+// InlineWrites returns true: writes only take the store's lock, so the
+// node may run them on its own loop (see raft.InlineWriter).
+func (s *StableStore) InlineWrites() bool { return true }
