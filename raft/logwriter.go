@@ -174,7 +174,12 @@ func (w *logWriter) writeEntries(batch []writeJob) (*wire.Entry, error) {
 				return nil, fmt.Errorf("truncate log from %d: %w", j.truncateFrom, err)
 			}
 		}
-		pending = append(pending, j.entries...)
+		if pending == nil {
+			// A run of one job needs no copy: the store gets its slice.
+			pending = j.entries
+		} else if len(j.entries) > 0 {
+			pending = append(pending[:len(pending):len(pending)], j.entries...)
+		}
 		if len(j.entries) > 0 {
 			last = &j.entries[len(j.entries)-1]
 		}
