@@ -10,11 +10,22 @@ import (
 	"github.com/natsraft/natsraft/raft/wire"
 )
 
+// inlineApplyMax is the most committed entries the node loop applies
+// itself, for a state machine that is an InlineApplier.
+const inlineApplyMax = 16
+
 // applier feeds committed entries to the state machine in index order, in
 // batches, each exactly once, and resolves the proposals and reads waiting
-// on them. It runs on its own goroutine, off the node loop.
+// on them. It runs on its own goroutine, off the node loop; for an
+// InlineApplier, the node loop applies a few entries itself while the
+// goroutine is idle.
 type applier struct {
 	n *Node
+	// runMu is held while entries are applied and reads served, so that
+	// the goroutine and the node loop never apply at the same time.
+	runMu sync.Mutex
+	// inline is set when the state machine is an InlineApplier.
+	inline bool
 
 	mu      sync.Mutex
 	commit  uint64               // target, guarded by mu
@@ -30,6 +41,9 @@ type applier struct {
 
 func newApplier(n *Node, applied uint64) *applier {
 	a := &applier{n: n, waiters: make(map[uint64]*proposal), signal: make(chan struct{}, 1), progress: make(chan struct{}, 1)}
+	if ia, ok := n.sm.(InlineApplier); ok {
+		a.inline = ia.ApplyInline()
+	}
 	a.applied.Store(applied)
 	return a
 }
@@ -51,12 +65,27 @@ func (a *applier) register(term, first uint64, ps []*proposal) {
 	a.mu.Unlock()
 }
 
+// setCommit raises the commit index. The node loop calls it; for an
+// InlineApplier it applies up to inlineApplyMax new entries on the spot
+// when the applier goroutine is idle, which spares a goroutine hand-off
+// before the proposals are answered.
 func (a *applier) setCommit(index uint64) {
 	a.mu.Lock()
 	if index > a.commit {
 		a.commit = index
 	}
 	a.mu.Unlock()
+	if a.inline && index-min(a.applied.Load(), index) <= inlineApplyMax && a.runMu.TryLock() {
+		err := a.applyCommitted()
+		if err == nil {
+			a.serveReads()
+		}
+		a.runMu.Unlock()
+		if err != nil {
+			a.n.fail(err)
+		}
+		return
+	}
 	a.wake()
 }
 
@@ -86,15 +115,21 @@ func (a *applier) run() {
 		case <-a.n.stopped:
 			return
 		}
-		if err := a.applyCommitted(); err != nil {
+		a.runMu.Lock()
+		err := a.applyCommitted()
+		if err == nil {
+			a.serveReads()
+		}
+		a.runMu.Unlock()
+		if err != nil {
 			a.n.fail(err)
 			return
 		}
-		a.serveReads()
 	}
 }
 
-// applyCommitted applies everything up to the commit index.
+// applyCommitted applies everything up to the commit index. The caller
+// holds runMu.
 func (a *applier) applyCommitted() error {
 	for {
 		a.mu.Lock()
@@ -177,7 +212,8 @@ func (a *applier) apply(ents []wire.Entry) error {
 	return nil
 }
 
-// serveReads serves the confirmed reads whose index has been applied.
+// serveReads serves the confirmed reads whose index has been applied. The
+// caller holds runMu.
 func (a *applier) serveReads() {
 	applied := a.applied.Load()
 	a.mu.Lock()

@@ -14,9 +14,19 @@ type Command struct {
 	Time int64
 }
 
+// InlineApplier is implemented by state machines whose Apply and Read
+// finish in microseconds, without I/O or waiting. When ApplyInline returns
+// true, the node loop applies a few newly committed entries itself while
+// the applier goroutine is idle, which saves a goroutine hand-off before
+// proposals are answered. A state machine that can block must not return
+// true: the node loop would stop handling messages and ticks meanwhile.
+type InlineApplier interface {
+	ApplyInline() bool
+}
+
 // StateMachine is the application's replicated state. The node calls Apply,
-// Read, Snapshot and Restore from one goroutine (the applier), never
-// concurrently with each other.
+// Read, Snapshot and Restore never concurrently with each other: from the
+// applier goroutine, or for an InlineApplier sometimes from the node loop.
 type StateMachine interface {
 	// Apply applies committed commands, in index order, each exactly once,
 	// and returns one result per command. Commands must be deterministic: every

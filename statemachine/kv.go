@@ -40,7 +40,14 @@ type record struct {
 	revision uint64
 }
 
-var _ raft.StateMachine = (*KV)(nil)
+var (
+	_ raft.StateMachine  = (*KV)(nil)
+	_ raft.InlineApplier = (*KV)(nil)
+)
+
+// ApplyInline returns true: Apply and Read only work on the in-memory map,
+// so the node may run them on its own loop (see raft.InlineApplier).
+func (kv *KV) ApplyInline() bool { return true }
 
 // NewKV returns an empty key-value state machine.
 func NewKV() *KV {

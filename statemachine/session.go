@@ -111,7 +111,17 @@ type resultRecord struct {
 	result []byte
 }
 
-var _ raft.StateMachine = (*Sessions)(nil)
+var (
+	_ raft.StateMachine  = (*Sessions)(nil)
+	_ raft.InlineApplier = (*Sessions)(nil)
+)
+
+// ApplyInline reports whether the inner state machine applies inline
+// (raft.InlineApplier); the session table itself is in memory.
+func (s *Sessions) ApplyInline() bool {
+	ia, ok := s.inner.(raft.InlineApplier)
+	return ok && ia.ApplyInline()
+}
 
 // WithSessions returns a state machine that applies session commands to
 // inner at most once per client sequence number. The returned Sessions
