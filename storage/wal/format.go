@@ -133,7 +133,7 @@ type batchHeader struct {
 
 func decodeBatchBody(body []byte) (batchHeader, error) {
 	if len(body) != batchBodySize || body[0] != recordBatch {
-		return batchHeader{}, fmt.Errorf("the record of %d bytes and type %d is not a batch header", len(body), body[0])
+		return batchHeader{}, fmt.Errorf("the record of %d bytes is not a batch header of %d bytes and type %d", len(body), batchBodySize, recordBatch)
 	}
 	return batchHeader{
 		seq:    le.Uint64(body[1:]),
