@@ -1,6 +1,7 @@
 package wal
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -50,4 +51,30 @@ func TestMissingMetaWithRecordsFailsOpen(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkOpenFails(t, dir, raft.ErrCorrupt, "holds records")
+}
+
+func TestDeletedHardStateFailsOpen(t *testing.T) {
+	dir := t.TempDir()
+	s := openTestStore(t, dir, testOptions())
+	mustClose(t, s)
+	if err := os.Remove(filepath.Join(dir, hardStateFileName)); err != nil {
+		t.Fatal(err)
+	}
+	checkOpenFails(t, dir, raft.ErrCorrupt, "term and vote is missing")
+}
+
+func TestIdentityCheckedBeforeLock(t *testing.T) {
+	dir := t.TempDir()
+	owner := openTestStore(t, dir, testOptions())
+	defer mustClose(t, owner)
+	other := testOptions()
+	other.Node = "another-node"
+	s, err := Open(dir, other)
+	if err == nil {
+		s.Close()
+		t.Fatal("Open as another node succeeded while the owner runs")
+	}
+	if !errors.Is(err, ErrIdentityMismatch) || errors.Is(err, ErrLocked) {
+		t.Fatalf("Open as another node while the owner runs = %v, want ErrIdentityMismatch", err)
+	}
 }

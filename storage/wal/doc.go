@@ -8,7 +8,9 @@
 //
 //   - LOCK: empty; Open holds an exclusive flock on it until Close, so a
 //     second Store on the directory, in this process or another, fails
-//     with ErrLocked.
+//     at once with ErrLocked. Open checks META's identity before it takes
+//     the lock, so a Store opened as another node gets
+//     ErrIdentityMismatch even while the owner runs.
 //   - META: the format version and the cluster and node ids, written as the
 //     last step of the first Open, after the first segment: a CRC-32C
 //     (Castagnoli, 4 bytes big-endian) followed by JSON. A directory with
@@ -17,7 +19,10 @@
 //     no record and no META is a first Open that was interrupted, and
 //     Open starts over.
 //   - HARDSTATE: the term and vote: a CRC-32C followed by the wire codec's
-//     msgpack encoding of wire.HardState.
+//     msgpack encoding of wire.HardState. The first Open writes the zero
+//     value, so a HARDSTATE missing later fails Open with an error
+//     wrapping raft.ErrCorrupt: a node that lost its vote must not vote
+//     again in the same term.
 //   - NNNNNNNNNNNNNNNN.seg: the segments, named by a sequence number of 16
 //     hexadecimal digits that grows by one per segment.
 //

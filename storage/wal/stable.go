@@ -42,12 +42,22 @@ func (s *Store) SetHardState(st wire.HardState) error {
 	return nil
 }
 
-// loadHardState reads and verifies the HARDSTATE file, if there is one.
+// writeInitialHardState writes the zero hard state to a new directory, so
+// that a HARDSTATE file missing later is detected.
+func (s *Store) writeInitialHardState() error {
+	var st wire.HardState
+	data := appendChecksummed(make([]byte, 0, 4+st.Size()), st.MarshalAppend)
+	return writeFileAtomic(s.dir, hardStateFileName, data, s.noSync)
+}
+
+// loadHardState reads and verifies the HARDSTATE file. The first Open
+// writes one, so a missing file means the term and vote were lost, and a
+// node that forgot its vote could vote twice in one term.
 func (s *Store) loadHardState() error {
 	path := filepath.Join(s.dir, hardStateFileName)
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return corrupt(path, errors.New("the file with the term and vote is missing: the node may have voted in a term it no longer knows"))
 	}
 	if err != nil {
 		return err

@@ -137,6 +137,17 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("wal: open %s: create directory: %w", dir, err)
 	}
+	// META never changes once written, so it is checked before the lock:
+	// a node started on another node's directory learns whose it is even
+	// while the owner runs.
+	if meta, found, err := readMeta(dir); err != nil || found {
+		if err == nil {
+			err = checkMeta(dir, meta, opts)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("wal: open %s: %w", dir, err)
+		}
+	}
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
@@ -190,7 +201,7 @@ func lockDir(dir string) (*os.File, error) {
 	if err := lockFile(f); err != nil {
 		_ = f.Close()
 		if errors.Is(err, errLockHeld) {
-			return nil, fmt.Errorf("wal: open %s: %s is locked by another store: stop the other node that uses this data directory: %w", dir, path, ErrLocked)
+			return nil, fmt.Errorf("wal: open %s: %s is locked by another process that has this store open: stop it, or give this node a directory of its own: %w", dir, path, ErrLocked)
 		}
 		return nil, fmt.Errorf("wal: open %s: lock %s: %w", dir, path, err)
 	}
@@ -209,7 +220,7 @@ func (s *Store) init(opts Options) error {
 	if err != nil {
 		return err
 	}
-	meta, found, err := s.readMeta()
+	meta, found, err := readMeta(s.dir)
 	if err != nil {
 		return err
 	}
@@ -255,6 +266,9 @@ func (s *Store) create(opts Options, seqs []uint64) error {
 		return fmt.Errorf("create the first segment: %w", err)
 	}
 	s.segments, s.active = []*segment{seg}, seg
+	if err := s.writeInitialHardState(); err != nil {
+		return fmt.Errorf("write %s: %w", filepath.Join(s.dir, hardStateFileName), err)
+	}
 	meta := storeMeta{FormatVersion: FormatVersion, Cluster: opts.Cluster, Node: opts.Node}
 	data := appendChecksummed(nil, func(b []byte) []byte {
 		encoded, _ := json.Marshal(meta)
@@ -288,10 +302,10 @@ func segmentIsEmpty(path string) (bool, error) {
 	return true, nil
 }
 
-// readMeta reads and verifies the META file; found is false when it does
-// not exist.
-func (s *Store) readMeta() (meta storeMeta, found bool, err error) {
-	path := filepath.Join(s.dir, metaFileName)
+// readMeta reads and verifies the META file of dir; found is false when it
+// does not exist.
+func readMeta(dir string) (meta storeMeta, found bool, err error) {
+	path := filepath.Join(dir, metaFileName)
 	raw, err := os.ReadFile(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return storeMeta{}, false, nil
