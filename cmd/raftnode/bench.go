@@ -54,7 +54,7 @@ func setupBench(fs *flag.FlagSet) runFunc {
 	fs.IntVar(&o.keys, "keys", 100000, "`number` of distinct keys; each write picks one at random")
 	fs.StringVar(&o.client, "client", clientLocal, "client `kind`: local calls Node.Propose on the leader in this process; nats sends requests over NATS from a connection of its own")
 	fs.StringVar(&o.store, "store", storeMemory, "log store `kind`: memory; bolt for a bbolt file, or wal for segment files, both synced on every write")
-	fs.StringVar(&o.dir, "dir", os.TempDir(), "parent `directory` of the temporary store directory of --store bolt")
+	fs.StringVar(&o.dir, "dir", os.TempDir(), "parent `directory` of the temporary store directory of --store bolt and --store wal")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured window to `file`")
 	fs.BoolVar(&o.broadcast, "broadcast", false, "let the leader publish new entries once for all followers while they are in step (sets raft.Config.Broadcast)")
 	o.logLevel = registerLogLevel(fs, slog.LevelWarn)

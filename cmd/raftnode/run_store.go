@@ -102,26 +102,56 @@ func (o *runOptions) openStores(cfg raft.Config, log *slog.Logger) (*nodeStores,
 	return &nodeStores{log: store, stable: store, snapshots: snaps, closer: store}, nil
 }
 
-// checkStoreKind refuses a --data directory that holds the log of the
-// other durable store kind. Opening it with the wrong kind would start the
-// node with an empty log, term and vote, and a node that forgot its vote
-// can vote twice in one term.
+// checkStoreKind refuses a --data path that is not a directory, and a
+// directory that holds the log of the other durable store kind. Opening it
+// with the wrong kind would start the node with an empty log, term and
+// vote, and a node that forgot its vote can vote twice in one term.
 func (o *runOptions) checkStoreKind() error {
-	other, otherKind := filepath.Join(o.data, dataWALDir), runStoreWAL
-	if o.store == runStoreWAL {
-		other, otherKind = filepath.Join(o.data, dataLogFile), runStoreBolt
-	}
-	if _, err := os.Stat(other); err == nil {
-		return fmt.Errorf("--data %s holds a log of --store %s (%s), not of --store %s: %w; pass --store %s, or use a new --data directory for a new node id",
-			o.data, otherKind, other, o.store, errWrongStoreKind, otherKind)
-	} else if !errors.Is(err, fs.ErrNotExist) {
+	if info, err := os.Stat(o.data); err == nil && !info.IsDir() {
+		return fmt.Errorf("--data %s is a file, not a directory: %w; pass a directory, which is created if missing", o.data, errWrongStoreKind)
+	} else if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return fmt.Errorf("check --data %s: %w", o.data, err)
+	}
+	bolt, err := exists(filepath.Join(o.data, dataLogFile))
+	if err != nil {
+		return err
+	}
+	// A wal directory without META holds no log yet.
+	wal, err := exists(filepath.Join(o.data, dataWALDir, "META"))
+	if err != nil {
+		return err
+	}
+	switch {
+	case bolt && wal:
+		return fmt.Errorf("--data %s holds a log of --store bolt (%s) and one of --store wal (%s): %w; keep only the one this node ran with, or use a new --data directory for a new node id",
+			o.data, dataLogFile, dataWALDir, errWrongStoreKind)
+	case bolt && o.store == runStoreWAL:
+		return wrongKind(o.data, runStoreBolt, filepath.Join(o.data, dataLogFile), o.store)
+	case wal && o.store == runStoreBolt:
+		return wrongKind(o.data, runStoreWAL, filepath.Join(o.data, dataWALDir), o.store)
 	}
 	return nil
 }
 
-// errWrongStoreKind is wrapped by openStores when --data holds the log of
-// another --store kind.
+func wrongKind(data, found, path, asked string) error {
+	return fmt.Errorf("--data %s holds a log of --store %s (%s), not of --store %s: %w; pass --store %s, or use a new --data directory for a new node id",
+		data, found, path, asked, errWrongStoreKind, found)
+}
+
+// exists reports whether path exists.
+func exists(path string) (bool, error) {
+	_, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, fmt.Errorf("check %s: %w", path, err)
+	}
+	return true, nil
+}
+
+// errWrongStoreKind is wrapped by openStores when --data is not a
+// directory or holds the log of another --store kind.
 var errWrongStoreKind = errors.New("wrong store kind for the data directory")
 
 // walStore gives a wal.Store the Path method that nodeStores.closer

@@ -118,3 +118,32 @@ func TestRunMemoryStoreWarns(t *testing.T) {
 		assert.NotEqual(t, "raft.db", e.Name(), "a memory node wrote a store file")
 	}
 }
+
+func TestRunRejectsUnusableDataDirectory(t *testing.T) {
+	srv := startServer(t)
+	base := t.TempDir()
+	both := filepath.Join(base, "both")
+	require.NoError(t, os.MkdirAll(filepath.Join(both, "wal"), 0o700))
+	require.NoError(t, os.WriteFile(filepath.Join(both, "wal", "META"), []byte("x"), 0o600))
+	require.NoError(t, os.WriteFile(filepath.Join(both, "raft.db"), []byte("x"), 0o600))
+	file := filepath.Join(base, "file")
+	require.NoError(t, os.WriteFile(file, []byte("x"), 0o600))
+	emptyWAL := filepath.Join(base, "empty-wal")
+	require.NoError(t, os.MkdirAll(filepath.Join(emptyWAL, "wal"), 0o700))
+
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+	for _, store := range []string{"bolt", "wal"} {
+		r := runCommand(ctx, runArgs(srv.ClientURL(), "n1", "--data", both, "--store", store)...)
+		assert.Equal(t, exitUsage, r.code, "both kinds, --store %s: %s", store, r.stderr)
+		assert.Contains(t, r.stderr, "holds a log of --store bolt (raft.db) and one of --store wal (wal)")
+
+		r = runCommand(ctx, runArgs(srv.ClientURL(), "n1", "--data", file, "--store", store)...)
+		assert.Equal(t, exitUsage, r.code, "--data is a file, --store %s: %s", store, r.stderr)
+		assert.Contains(t, r.stderr, "is a file, not a directory")
+	}
+	// An empty wal directory holds no log, so a bolt node may use the
+	// directory.
+	run := runUntilLeader(t, srv.ClientURL(), runArgs(srv.ClientURL(), "n1", "--data", emptyWAL, "--store", "bolt"))
+	assert.Equal(t, exitOK, run.code, "log:\n%s", run.stderr)
+}

@@ -18,11 +18,16 @@ var ErrNodeIDInUse = errors.New("natstransport: node id already in use")
 // DefaultNodeIDCheckTimeout bounds CheckNodeIDFree when ctx has no deadline.
 const DefaultNodeIDCheckTimeout = 2 * time.Second
 
+// nodeIDCheckAttempt bounds one status request of CheckNodeIDFree.
+const nodeIDCheckAttempt = 250 * time.Millisecond
+
 // CheckNodeIDFree asks the bus whether a process already serves cfg.Node in
 // cfg.Cluster, by sending a status request to the node's own client
 // subject. It returns nil when NATS reports no responders, and an error
 // matching ErrNodeIDInUse when a process answers or a subscriber stays
-// silent. Two processes with one id would share its messages, and could
+// silent until ctx ends; it asks again while a subscriber is silent,
+// since a process killed a moment ago can leave its subscription behind
+// for a short while. Two processes with one id would share its messages, and could
 // each vote in the same term, so a node should not start when this fails.
 //
 // NOTE: it finds only processes whose client server (ServeNode or
@@ -39,14 +44,29 @@ func CheckNodeIDFree(ctx context.Context, nc *nats.Conn, cfg Config) error {
 	}
 	subject := nodeClientBase(cfg.Prefix, cfg.Cluster, cfg.Node) + "." + wire.SubjectStatus
 	req := (&wire.StatusRequest{Cluster: cfg.Cluster}).Marshal()
-	msg, err := nc.RequestWithContext(ctx, subject, req)
-	switch {
-	case errors.Is(err, nats.ErrNoResponders):
-		return nil
-	case errors.Is(err, context.DeadlineExceeded), errors.Is(err, nats.ErrTimeout):
-		return fmt.Errorf("%w: a subscriber on %s did not answer a status request: another process may run as node %q; stop it, or choose another id",
-			ErrNodeIDInUse, subject, cfg.Node)
-	case err != nil:
+	var msg *nats.Msg
+	for {
+		// A process killed a moment ago can leave its subscription on the
+		// server until the server notices the closed connection, and a
+		// subscriber that stays silent is most likely that. Asking again
+		// in short attempts lets it disappear before the deadline.
+		attempt, cancel := context.WithTimeout(ctx, nodeIDCheckAttempt)
+		msg, err = nc.RequestWithContext(attempt, subject, req)
+		cancel()
+		if errors.Is(err, nats.ErrNoResponders) {
+			return nil
+		}
+		silent := errors.Is(err, context.DeadlineExceeded) || errors.Is(err, nats.ErrTimeout)
+		if !silent {
+			break
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("%w: a subscriber on %s did not answer status requests: another process may run as node %q; stop it, or choose another id. "+
+				"If a process with this id stopped just now, the server may not have removed its subscription yet: start again in a few seconds",
+				ErrNodeIDInUse, subject, cfg.Node)
+		}
+	}
+	if err != nil {
 		return fmt.Errorf("natstransport: check whether node id %q is in use on %s: %w", cfg.Node, subject, err)
 	}
 	var st wire.StatusResponse
