@@ -188,6 +188,18 @@ func TestDamagedHardStateFailsOpen(t *testing.T) {
 	checkCorruptError(t, "Open", err, "hard state", path)
 }
 
+func TestMissingHardStateFailsOpen(t *testing.T) {
+	path := writeTestLog(t)
+	editBolt(t, path, func(_, meta *bolt.Bucket) error { return meta.Delete(keyHardState) })
+
+	s, err := Open(path, testOptions())
+	if err == nil {
+		s.Close()
+		t.Fatalf("Open without a hard state succeeded, want an error")
+	}
+	checkCorruptError(t, "Open", err, "hard state", "missing", path)
+}
+
 func TestDamagedFirstIndexFailsOpen(t *testing.T) {
 	path := writeTestLog(t)
 	editBolt(t, path, func(_, meta *bolt.Bucket) error { return meta.Put(keyFirst, indexKey(3)) })

@@ -10,7 +10,8 @@
 //     entry in the wire codec's msgpack encoding.
 //   - bucket "meta": the format version, the cluster and node ids stamped by
 //     the first Open, the first index of the log, and the hard state (again
-//     a CRC-32C followed by its encoding).
+//     a CRC-32C followed by its encoding). The first Open writes the zero
+//     hard state, so a missing one is reported as damage.
 //
 // Every read verifies the checksum and that the decoded index matches the
 // key, and reports damage as an error wrapping raft.ErrCorrupt that names

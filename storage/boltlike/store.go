@@ -216,10 +216,12 @@ func (s *Store) load(tx *bolt.Tx) error {
 		}
 	}
 	s.first, s.last = first, last
-	if value := tx.Bucket(metaBucket).Get(keyHardState); value != nil {
-		if s.hardState, err = decodeHardState(value); err != nil {
-			return corrupt("hard state", err)
-		}
+	value := tx.Bucket(metaBucket).Get(keyHardState)
+	if value == nil {
+		return corrupt("hard state", errors.New("the term and vote are missing: the node may have voted in a term it no longer knows"))
+	}
+	if s.hardState, err = decodeHardState(value); err != nil {
+		return corrupt("hard state", err)
 	}
 	if last == 0 || last < first {
 		return nil
@@ -254,6 +256,9 @@ func (s *Store) stamp(tx *bolt.Tx, opts Options) error {
 		{keyFormat, indexKey(FormatVersion)},
 		{keyCluster, []byte(opts.Cluster)},
 		{keyNode, []byte(opts.Node)},
+		// The zero hard state, so that a hard state missing later is
+		// detected instead of read as term 0 with no vote.
+		{keyHardState, encodeHardState(wire.HardState{})},
 	} {
 		if err := meta.Put(kv[0], kv[1]); err != nil {
 			return err

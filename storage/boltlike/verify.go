@@ -25,10 +25,12 @@ func (s *Store) Verify() error {
 		if err := verifyLog(tx); err != nil {
 			return err
 		}
-		if value := tx.Bucket(metaBucket).Get(keyHardState); value != nil {
-			if _, err := decodeHardState(value); err != nil {
-				return corrupt("hard state", err)
-			}
+		value := tx.Bucket(metaBucket).Get(keyHardState)
+		if value == nil {
+			return corrupt("hard state", errors.New("the term and vote are missing"))
+		}
+		if _, err := decodeHardState(value); err != nil {
+			return corrupt("hard state", err)
 		}
 		// NOTE: bbolt runs this check in a goroutine of its own, where a
 		// page reference outside the file crashes the process instead of
