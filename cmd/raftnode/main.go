@@ -171,8 +171,8 @@ const exitCodeHelp = `Exit codes:
   4  outcome unknown: a write was sent, and was sent again with the same
      session sequence number until --timeout, but no reply came, so it may
      or may not have been applied (once at most); read the key to find out
-  5  compare failed (cas): the key did not hold the expected value, and
-     nothing was written
+  5  compare failed (cas): the key did not hold the expected value, or
+     existed with --absent, and nothing was written
 `
 
 // printHelp prints the usage of every command and the exit codes.
