@@ -60,6 +60,9 @@ type compareOptions struct {
 	jsonOut   string
 	// only, when set, keeps the cases whose id it matches.
 	only *regexp.Regexp
+	// settle is the pause before each run, after the file system's dirty
+	// data is flushed.
+	settle time.Duration
 }
 
 func (o *compareOptions) register(fs *flag.FlagSet) {
@@ -73,6 +76,7 @@ func (o *compareOptions) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.dir, "dir", os.TempDir(), "parent `directory` of the stores' temporary directories; it sets the disk that synced writes go to")
 	fs.StringVar(&o.out, "out", "", "write the markdown report to `file` as well as to stdout")
 	fs.StringVar(&o.jsonOut, "json", "", "write every run's JSON object, one per line, to `file`")
+	fs.DurationVar(&o.settle, "settle", 2*time.Second, "pause before each run, after flushing the file system's dirty data, so that a run does not pay for the writes of the one before; 0 disables both")
 	fs.Func("only", "run only the cases whose id matches `regexp`, such as 'memory-local-256|inmem' (ids are printed as each run starts)", func(v string) error {
 		re, err := regexp.Compile(v)
 		if err != nil {
@@ -95,6 +99,8 @@ func (o *compareOptions) validate() error {
 		return fmt.Errorf("invalid --payload %d: use 0 or more bytes", o.payload)
 	case o.keys < 1:
 		return fmt.Errorf("invalid --keys %d: use 1 or more", o.keys)
+	case o.settle < 0:
+		return fmt.Errorf("invalid --settle %v: use 0 or a positive duration, such as 2s", o.settle)
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -74,6 +75,17 @@ func cases() []benchCase {
 	}
 }
 
+// settle flushes the file system's dirty data and waits d, so that the
+// next run starts without the writeback of the runs before it. d 0 does
+// neither.
+func settle(ctx context.Context, d time.Duration) {
+	if d == 0 {
+		return
+	}
+	syscall.Sync()
+	sleepContext(ctx, d)
+}
+
 // planResults holds each case's result per repeat; a failed run is nil.
 type planResults struct {
 	cases []benchCase
@@ -100,6 +112,7 @@ func runPlan(ctx context.Context, o *compareOptions, self, raftnode string, json
 				return res
 			}
 			fmt.Fprintf(stderr, "compare: repeat %d/%d: %s, %d clients\n", rep+1, o.repeats, c.id, c.clients)
+			settle(ctx, o.settle)
 			r, raw, err := runCase(ctx, o, c, self, raftnode)
 			if err != nil {
 				msg := fmt.Sprintf("repeat %d, %s: %v", rep+1, c.id, err)

@@ -139,6 +139,9 @@ func renderReport(o *compareOptions, m machineInfo, p *planResults) string {
 	fmt.Fprintf(&b, "Each run: %s measured after %s of warm-up, %d-byte values, %d keys. The sequence of runs below ran %d time(s); "+
 		"figures are medians over the repeats with (min–max).\n\n",
 		o.duration, o.warmup, o.payload, o.keys, o.repeats)
+	if o.settle > 0 {
+		fmt.Fprintf(&b, "Before each run the file system's dirty data was flushed (sync) and the machine left idle for %s.\n\n", o.settle)
+	}
 
 	renderLimits(&b, p)
 	renderComparisons(&b, p)
