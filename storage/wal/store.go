@@ -137,21 +137,18 @@ func Open(dir string, opts Options) (*Store, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("wal: open %s: create directory: %w", dir, err)
 	}
-	// META never changes once written, so it is checked before the lock:
-	// a node started on another node's directory learns whose it is even
-	// while the owner runs.
-	if meta, found, err := readMeta(dir); err != nil || found {
-		if err == nil {
-			err = checkMeta(dir, meta, opts)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("wal: open %s: %w", dir, err)
-		}
+
+	// META never changes once written, so it is checked before the lock: a
+	// node started on another node's directory learns whose it is even
+	// while the owner runs. init checks it again under the lock.
+	if _, err := checkIdentity(dir, opts); err != nil {
+		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
 	}
 	lock, err := lockDir(dir)
 	if err != nil {
 		return nil, err
 	}
+
 	s := &Store{
 		dir:         dir,
 		noSync:      opts.NoSync,
@@ -166,6 +163,7 @@ func Open(dir string, opts Options) (*Store, error) {
 		_ = lock.Close()
 		return nil, fmt.Errorf("wal: open %s: %w", dir, err)
 	}
+
 	s.log.Info("log store opened", "cluster", opts.Cluster, "node", opts.Node,
 		"first_index", s.index.first, "last_index", s.index.last, "segments", len(s.segments),
 		"term", s.hardState.Term, "no_sync", opts.NoSync)
@@ -211,27 +209,24 @@ func lockDir(dir string) (*os.File, error) {
 // init stamps a new directory or checks an existing one, then loads the
 // hard state and replays the segments.
 //
-// A new directory gets its first segment before its META file, so META is
-// the last step of the first Open: a directory with META and no segment
-// lost its log, which Open reports as corruption instead of starting an
-// empty log under a term and vote that may have acknowledged entries.
+// The first Open writes META last, after the first segment. So a directory
+// with META and no segment has lost its log, and Open reports it as
+// corruption instead of starting an empty log under a term and vote that
+// may have acknowledged entries.
 func (s *Store) init(opts Options) error {
 	seqs, err := listSegments(s.dir)
 	if err != nil {
 		return err
 	}
-	meta, found, err := readMeta(s.dir)
+	found, err := checkIdentity(s.dir, opts)
 	if err != nil {
 		return err
 	}
 	if !found {
 		return s.create(opts, seqs)
 	}
-	if err := checkMeta(s.dir, meta, opts); err != nil {
-		return err
-	}
 	if len(seqs) == 0 {
-		return corrupt(filepath.Join(s.dir, metaFileName), errors.New("the directory was initialised but holds no segment file: the log was deleted"))
+		return corrupt(filepath.Join(s.dir, metaFileName), errors.New("no segment file found in an initialized directory: the log was deleted"))
 	}
 	if err := s.loadHardState(); err != nil {
 		return err
@@ -239,10 +234,11 @@ func (s *Store) init(opts Options) error {
 	return s.replay(seqs)
 }
 
-// create initialises a directory without META: the first segment, then
-// META. Segment files found there can only be the first segment of a first
-// Open that stopped before it wrote META; one that holds no record is
-// removed, anything else is reported as corruption.
+// create initializes a directory without META: the first segment, the zero
+// hard state, then META. A segment file found there can only be the first
+// segment of a first Open that stopped before it wrote META. Such a segment
+// is removed if it contains no record, and reported as corruption if it
+// does.
 func (s *Store) create(opts Options, seqs []uint64) error {
 	metaPath := filepath.Join(s.dir, metaFileName)
 	if len(seqs) > 1 || (len(seqs) == 1 && seqs[0] != 1) {
@@ -255,12 +251,13 @@ func (s *Store) create(opts Options, seqs []uint64) error {
 			return err
 		}
 		if !empty {
-			return corrupt(metaPath, fmt.Errorf("the file is missing but %s holds records", path))
+			return corrupt(metaPath, fmt.Errorf("the file is missing but %s contains records", path))
 		}
 		if err := os.Remove(path); err != nil {
 			return err
 		}
 	}
+
 	seg, err := createSegment(s.dir, segmentHeader{version: FormatVersion, seq: 1}, s.segmentSize, s.noSync)
 	if err != nil {
 		return fmt.Errorf("create the first segment: %w", err)
@@ -300,6 +297,16 @@ func segmentIsEmpty(path string) (bool, error) {
 		}
 	}
 	return true, nil
+}
+
+// checkIdentity reads the META file of dir, if there is one, and checks its
+// format version and ids. found is false when there is no META file.
+func checkIdentity(dir string, opts Options) (found bool, err error) {
+	meta, found, err := readMeta(dir)
+	if err != nil || !found {
+		return found, err
+	}
+	return true, checkMeta(dir, meta, opts)
 }
 
 // readMeta reads and verifies the META file of dir; found is false when it
