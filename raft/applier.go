@@ -16,7 +16,7 @@ const inlineApplyMax = 16
 
 // applier feeds committed entries to the state machine in index order, in
 // batches, each exactly once, and resolves the proposals and reads waiting
-// on them. It runs on its own goroutine, off the node loop; for an
+// on them. It runs on its own goroutine, off the node loop. For an
 // InlineApplier, the node loop applies a few entries itself while the
 // goroutine is idle.
 type applier struct {
@@ -65,10 +65,10 @@ func (a *applier) register(term, first uint64, ps []*proposal) {
 	a.mu.Unlock()
 }
 
-// setCommit raises the commit index. The node loop calls it; for an
-// InlineApplier it applies up to inlineApplyMax new entries on the spot
-// when the applier goroutine is idle, which spares a goroutine hand-off
-// before the proposals are answered.
+// setCommit raises the commit index; the node loop calls it. For an
+// InlineApplier, when the applier goroutine is idle, it applies up to
+// inlineApplyMax new entries itself, which saves a goroutine hand-off
+// before the proposals are resolved.
 func (a *applier) setCommit(index uint64) {
 	a.mu.Lock()
 	if index > a.commit {

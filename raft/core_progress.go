@@ -81,7 +81,7 @@ func (p *progress) sent(last, bytes uint64) {
 	p.inflightBytes += bytes
 }
 
-// clearInflight forgets the envelopes in flight.
+// clearInflight drops the record of the envelopes in flight.
 func (p *progress) clearInflight() {
 	p.inflight = p.inflight[:0]
 	p.inflightBytes = 0

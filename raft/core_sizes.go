@@ -13,9 +13,9 @@ type entrySizes struct {
 	cum    []uint64
 }
 
-// trimSizes forgets the sizes no envelope needs any more: on a leader, of
-// the entries every follower holds; on other nodes, of the committed
-// entries.
+// trimSizes drops the sizes that no envelope needs any more. On a leader
+// these are the sizes of the entries every follower has; on other nodes,
+// of the committed entries.
 func (c *Core) trimSizes() {
 	upTo := c.commit
 	if c.role == RoleLeader {
@@ -27,8 +27,8 @@ func (c *Core) trimSizes() {
 	c.sizes.trim(upTo)
 }
 
-// add records the size of the entry at index, which must be the index
-// after the last one recorded; any other index starts the record over.
+// add records the size of the entry at index. An index other than the one
+// after the last recorded starts the record over.
 func (s *entrySizes) add(index uint64, size int) {
 	if s.base+uint64(len(s.cum)) != index {
 		s.base, s.before, s.cum = index, 0, s.cum[:0]
@@ -58,7 +58,7 @@ func (s *entrySizes) fit(lo, hi, budget uint64) uint64 {
 	return lo + 1 + uint64(k)
 }
 
-// truncate forgets the entries at index from and above.
+// truncate drops the sizes of the entries at index from and above.
 func (s *entrySizes) truncate(from uint64) {
 	if from <= s.base {
 		s.cum = s.cum[:0]
@@ -69,7 +69,7 @@ func (s *entrySizes) truncate(from uint64) {
 	}
 }
 
-// trim forgets the entries at index upTo and below.
+// trim drops the sizes of the entries at index upTo and below.
 func (s *entrySizes) trim(upTo uint64) {
 	if upTo < s.base || len(s.cum) == 0 {
 		return

@@ -34,7 +34,7 @@ func onStack(fn string) bool {
 }
 
 // callerLogStore records, for every Append, whether the log writer's
-// goroutine made the call. inline is its answer to InlineWrites.
+// goroutine made the call. inline is the value InlineWrites returns.
 type callerLogStore struct {
 	*memory.LogStore
 	inline bool
@@ -89,7 +89,7 @@ func TestInlineWritesOnlyForInlineStores(t *testing.T) {
 }
 
 // callerKV records, for every Apply, whether the applier's goroutine made
-// the call. inline is its answer to ApplyInline.
+// the call. inline is the value ApplyInline returns.
 type callerKV struct {
 	*statemachine.KV
 	inline bool

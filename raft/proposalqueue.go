@@ -60,9 +60,10 @@ func (q *proposalQueue) signal() {
 }
 
 // take removes the longest prefix of the queue, up to limit proposals, for
-// which accept returns true. accept sees the proposals taken so far and
-// the command bytes they hold, including the one it is asked about. take
-// puts the ready token back when proposals remain.
+// which accept returns true. accept receives the number of proposals taken
+// so far and their command bytes, both including the candidate. The oldest
+// proposal is taken without asking accept. take puts the ready token back
+// when proposals remain.
 func (q *proposalQueue) take(limit int, accept func(count, bytes int) bool) []*proposal {
 	q.mu.Lock()
 	n, bytes := 0, 0

@@ -18,7 +18,7 @@ type Command struct {
 // finish in microseconds, without I/O or waiting. When ApplyInline returns
 // true, the node loop applies a few newly committed entries itself while
 // the applier goroutine is idle, which saves a goroutine hand-off before
-// proposals are answered. A state machine that can block must not return
+// proposals are resolved. A state machine that can block must not return
 // true: the node loop would stop handling messages and ticks meanwhile.
 type InlineApplier interface {
 	ApplyInline() bool

@@ -19,8 +19,8 @@ var ErrCorrupt = errors.New("raft: storage corrupt")
 
 // LogStore holds the replicated log. Indexes start at 1 and are contiguous
 // between FirstIndex and LastIndex. The node calls the mutating methods one
-// call at a time, from its log writer (or, for an InlineWriter, sometimes
-// from its node loop); reads may run concurrently with them.
+// call at a time, from its log writer, or for an InlineWriter sometimes from
+// its node loop. Reads may run concurrently with them.
 type LogStore interface {
 	// FirstIndex returns the index of the first stored entry, or 0 if the
 	// store has never held an entry and was never compacted.

@@ -199,8 +199,8 @@ func converged(st cliStatus) bool {
 }
 
 // durableCheckReads reads every acknowledged key from the leader, and from
-// each node's own state machine. Each read has its own deadline, since the
-// number of keys depends on how fast the cluster wrote; the first read
+// each node's own state machine. Each read has its own deadline, because
+// the number of keys depends on how fast the cluster wrote. The first read
 // that fails ends the test.
 func durableCheckReads(t *testing.T, kv *kvclient.Client, ledger *durableLedger) {
 	t.Helper()

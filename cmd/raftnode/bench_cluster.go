@@ -68,8 +68,8 @@ func (s countingLogStore) Append(entries []wire.Entry) error {
 	return err
 }
 
-// InlineWrites forwards the wrapped store's raft.InlineWriter answer, so
-// that counting does not change how the node writes.
+// InlineWrites returns the wrapped store's InlineWrites result, so that
+// counting does not change how the node writes.
 func (s countingLogStore) InlineWrites() bool {
 	w, ok := s.LogStore.(raft.InlineWriter)
 	return ok && w.InlineWrites()

@@ -123,7 +123,7 @@ func (o *runOptions) checkStoreKind() error {
 	}
 	switch {
 	case bolt && wal:
-		return fmt.Errorf("--data %s holds a log of --store bolt (%s) and one of --store wal (%s): %w; keep only the one this node ran with, or use a new --data directory for a new node id",
+		return fmt.Errorf("--data %s contains a log of --store bolt (%s) and one of --store wal (%s): %w; keep only the one this node ran with, or use a new --data directory for a new node id",
 			o.data, dataLogFile, dataWALDir, errWrongStoreKind)
 	case bolt && o.store == runStoreWAL:
 		return wrongKind(o.data, runStoreBolt, filepath.Join(o.data, dataLogFile), o.store)
@@ -133,9 +133,9 @@ func (o *runOptions) checkStoreKind() error {
 	return nil
 }
 
-func wrongKind(data, found, path, asked string) error {
-	return fmt.Errorf("--data %s holds a log of --store %s (%s), not of --store %s: %w; pass --store %s, or use a new --data directory for a new node id",
-		data, found, path, asked, errWrongStoreKind, found)
+func wrongKind(data, found, path, requested string) error {
+	return fmt.Errorf("--data %s contains a log of --store %s (%s), not of --store %s: %w; pass --store %s, or use a new --data directory for a new node id",
+		data, found, path, requested, errWrongStoreKind, found)
 }
 
 // exists reports whether path exists.

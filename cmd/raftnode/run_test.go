@@ -84,7 +84,7 @@ func TestRunRejectsOtherStoreKind(t *testing.T) {
 	defer cancel()
 	r := runCommand(ctx, runArgs(srv.ClientURL(), "n1", "--data", dir, "--store", "bolt")...)
 	assert.Equal(t, exitUsage, r.code, "stderr: %s", r.stderr)
-	assert.Contains(t, r.stderr, "holds a log of --store wal")
+	assert.Contains(t, r.stderr, "contains a log of --store wal")
 	assert.NoFileExists(t, filepath.Join(dir, "raft.db"), "the refused run created a bbolt file")
 }
 
@@ -136,7 +136,7 @@ func TestRunRejectsUnusableDataDirectory(t *testing.T) {
 	for _, store := range []string{"bolt", "wal"} {
 		r := runCommand(ctx, runArgs(srv.ClientURL(), "n1", "--data", both, "--store", store)...)
 		assert.Equal(t, exitUsage, r.code, "both kinds, --store %s: %s", store, r.stderr)
-		assert.Contains(t, r.stderr, "holds a log of --store bolt (raft.db) and one of --store wal (wal)")
+		assert.Contains(t, r.stderr, "contains a log of --store bolt (raft.db) and one of --store wal (wal)")
 
 		r = runCommand(ctx, runArgs(srv.ClientURL(), "n1", "--data", file, "--store", store)...)
 		assert.Equal(t, exitUsage, r.code, "--data is a file, --store %s: %s", store, r.stderr)

@@ -23,7 +23,7 @@ func TestDeletedSegmentsFailOpen(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	checkOpenFails(t, dir, raft.ErrCorrupt, "holds no segment file")
+	checkOpenFails(t, dir, raft.ErrCorrupt, "no segment file found")
 }
 
 func TestInterruptedFirstOpenStartsOver(t *testing.T) {
@@ -50,7 +50,7 @@ func TestMissingMetaWithRecordsFailsOpen(t *testing.T) {
 	if err := os.Remove(filepath.Join(dir, metaFileName)); err != nil {
 		t.Fatal(err)
 	}
-	checkOpenFails(t, dir, raft.ErrCorrupt, "holds records")
+	checkOpenFails(t, dir, raft.ErrCorrupt, "contains records")
 }
 
 func TestDeletedHardStateFailsOpen(t *testing.T) {

@@ -14,9 +14,9 @@
 //   - META: the format version and the cluster and node ids, written as the
 //     last step of the first Open, after the first segment: a CRC-32C
 //     (Castagnoli, 4 bytes big-endian) followed by JSON. A directory with
-//     META and no segment lost its log, and Open fails with an error
-//     wrapping raft.ErrCorrupt; a directory with one segment that holds
-//     no record and no META is a first Open that was interrupted, and
+//     META and no segment has lost its log, and Open fails with an error
+//     wrapping raft.ErrCorrupt. A directory without META whose only
+//     segment contains no record is a first Open that was interrupted, and
 //     Open starts over.
 //   - HARDSTATE: the term and vote: a CRC-32C followed by the wire codec's
 //     msgpack encoding of wire.HardState. The first Open writes the zero

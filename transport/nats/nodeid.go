@@ -21,14 +21,15 @@ const DefaultNodeIDCheckTimeout = 2 * time.Second
 // nodeIDCheckAttempt bounds one status request of CheckNodeIDFree.
 const nodeIDCheckAttempt = 250 * time.Millisecond
 
-// CheckNodeIDFree asks the bus whether a process already serves cfg.Node in
+// CheckNodeIDFree checks whether a process already serves cfg.Node in
 // cfg.Cluster, by sending a status request to the node's own client
-// subject. It returns nil when NATS reports no responders, and an error
-// matching ErrNodeIDInUse when a process answers or a subscriber stays
-// silent until ctx ends; it asks again while a subscriber is silent,
-// since a process killed a moment ago can leave its subscription behind
-// for a short while. Two processes with one id would share its messages, and could
-// each vote in the same term, so a node should not start when this fails.
+// subject. It returns nil when NATS reports no responders. It returns an
+// error matching ErrNodeIDInUse when a process responds, or when a
+// subscriber stays silent until ctx ends. While a subscriber is silent it
+// sends the request again, because a process killed a moment ago can leave
+// its subscription behind for a short while. Two processes with one id
+// would share its messages and could each vote in the same term, so a node
+// should not start when this check fails.
 //
 // NOTE: it finds only processes whose client server (ServeNode or
 // NewClientServer) is running on the same bus and prefix.
@@ -61,7 +62,7 @@ func CheckNodeIDFree(ctx context.Context, nc *nats.Conn, cfg Config) error {
 			break
 		}
 		if ctx.Err() != nil {
-			return fmt.Errorf("%w: a subscriber on %s did not answer status requests: another process may run as node %q; stop it, or choose another id. "+
+			return fmt.Errorf("%w: a subscriber on %s did not respond to status requests: another process may run as node %q; stop it, or choose another id. "+
 				"If a process with this id stopped just now, the server may not have removed its subscription yet: start again in a few seconds",
 				ErrNodeIDInUse, subject, cfg.Node)
 		}

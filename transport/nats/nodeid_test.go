@@ -48,8 +48,8 @@ func TestCheckNodeIDFreeWaitsForSilentSubscriber(t *testing.T) {
 	}
 	subject := nodeClientBase(cfg.Prefix, cfg.Cluster, cfg.Node) + "." + wire.SubjectStatus
 
-	// A subscriber that never answers, as a killed process leaves behind
-	// until the server removes it.
+	// A subscriber that never responds, like the one a killed process
+	// leaves behind until the server removes it.
 	silent, err := connect(t, s).Subscribe(subject, func(*nats.Msg) {})
 	if err != nil {
 		t.Fatal(err)
