@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -56,58 +55,12 @@ func TestStableStoreConformance(t *testing.T) {
 // file and the state Open loads from it.
 func TestLogStoreConformanceAfterReopen(t *testing.T) {
 	storagetest.RunLogStore(t, func(t *testing.T) raft.LogStore {
-		return &reopeningStore{path: filepath.Join(t.TempDir(), "raft.db")}
+		path := filepath.Join(t.TempDir(), "raft.db")
+		return storagetest.Reopening(func() (raft.LogStore, io.Closer, error) {
+			s, err := Open(path, testOptions())
+			return s, s, err
+		})
 	})
-}
-
-// reopeningStore opens the store for every call and closes it afterwards.
-// Calls are serialized, because only one Store can have the file open.
-type reopeningStore struct {
-	mu   sync.Mutex
-	path string
-}
-
-func (r *reopeningStore) with(fn func(s *Store) error) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	s, err := Open(r.path, testOptions())
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	return fn(s)
-}
-
-func (r *reopeningStore) FirstIndex() (index uint64, err error) {
-	err = r.with(func(s *Store) (err error) { index, err = s.FirstIndex(); return })
-	return
-}
-
-func (r *reopeningStore) LastIndex() (index uint64, err error) {
-	err = r.with(func(s *Store) (err error) { index, err = s.LastIndex(); return })
-	return
-}
-
-func (r *reopeningStore) Entries(lo, hi uint64, maxBytes int) (entries []wire.Entry, err error) {
-	err = r.with(func(s *Store) (err error) { entries, err = s.Entries(lo, hi, maxBytes); return })
-	return
-}
-
-func (r *reopeningStore) Term(index uint64) (term uint64, err error) {
-	err = r.with(func(s *Store) (err error) { term, err = s.Term(index); return })
-	return
-}
-
-func (r *reopeningStore) Append(entries []wire.Entry) error {
-	return r.with(func(s *Store) error { return s.Append(entries) })
-}
-
-func (r *reopeningStore) TruncateSuffix(from uint64) error {
-	return r.with(func(s *Store) error { return s.TruncateSuffix(from) })
-}
-
-func (r *reopeningStore) TruncatePrefix(upTo uint64) error {
-	return r.with(func(s *Store) error { return s.TruncatePrefix(upTo) })
 }
 
 func TestReopenKeepsLogAndHardState(t *testing.T) {

@@ -8,6 +8,7 @@
 // reads, truncation, rejected gaps and overlaps, and snapshot publication.
 //
 // The suite uses only the interfaces, so it must not depend on any concrete
-// store. Durability across a restart is not covered here: it needs a way to
-// reopen a store, which each store's own tests provide.
+// store. Durability across a restart needs a way to reopen a store, which
+// each store's tests provide: RunLogStore on Reopening(open) checks every
+// result after a reopen.
 package storagetest
