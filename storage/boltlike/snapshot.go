@@ -14,6 +14,7 @@ import (
 	"sync"
 
 	"github.com/natsraft/natsraft/raft"
+	"github.com/natsraft/natsraft/storage/internal/fsutil"
 )
 
 // DefaultRetain is the number of snapshots a SnapshotStore keeps when
@@ -289,7 +290,7 @@ func (s *SnapshotStore) publish(tmp string, info snapshotInfo) error {
 		return err
 	}
 	if !s.opts.NoSync {
-		if err := syncDir(s.dir); err != nil {
+		if err := fsutil.SyncDir(s.dir); err != nil {
 			_ = os.Remove(metaPath)
 			_ = os.Remove(dataPath)
 			return fmt.Errorf("sync directory: %w", err)

@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"hash/crc32"
 	"os"
-	"runtime"
 	"slices"
 
 	"github.com/natsraft/natsraft/raft"
+	"github.com/natsraft/natsraft/storage/internal/fsutil"
 )
 
 // snapshotFormatVersion is the version of the snapshot metadata file.
@@ -103,37 +103,5 @@ func writeFileSynced(dir, path string, data []byte, noSync bool) error {
 	if err != nil {
 		return err
 	}
-	tmp := f.Name()
-	_, err = f.Write(data)
-	if err == nil && !noSync {
-		err = f.Sync()
-	}
-	if closeErr := f.Close(); err == nil {
-		err = closeErr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
-	}
-	return err
-}
-
-// syncDir makes the renames and removals in dir durable.
-func syncDir(dir string) error {
-	// NOTE: Windows cannot open a directory for syncing; there the renames
-	// are durable only once the file system flushes its metadata.
-	if runtime.GOOS == "windows" {
-		return nil
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if closeErr := d.Close(); err == nil {
-		err = closeErr
-	}
-	return err
+	return fsutil.WriteAndRename(f, path, data, noSync)
 }

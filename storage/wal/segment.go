@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+
+	"github.com/natsraft/natsraft/storage/internal/fsutil"
 )
 
 // segmentExt ends the name of every segment file; the name before it is the
@@ -99,7 +101,7 @@ func createSegment(dir string, h segmentHeader, size int64, noSync bool) (*segme
 		return fail(err)
 	}
 	if !noSync {
-		if err := syncDir(dir); err != nil {
+		if err := fsutil.SyncDir(dir); err != nil {
 			_ = f.Close()
 			return nil, err
 		}
@@ -136,43 +138,14 @@ func listSegments(dir string) ([]uint64, error) {
 // syncs it, renames it and syncs the directory, unless noSync is set.
 func writeFileAtomic(dir, name string, data []byte, noSync bool) error {
 	path := filepath.Join(dir, name)
-	tmp := path + tmpExt
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	f, err := os.OpenFile(path+tmpExt, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}
-	_, err = f.Write(data)
-	if err == nil && !noSync {
-		err = f.Sync()
-	}
-	if closeErr := f.Close(); err == nil {
-		err = closeErr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		_ = os.Remove(tmp)
+	if err := fsutil.WriteAndRename(f, path, data, noSync); err != nil || noSync {
 		return err
 	}
-	if noSync {
-		return nil
-	}
-	return syncDir(dir)
-}
-
-// syncDir syncs the directory dir, which makes renames, creations and
-// deletions in it durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if closeErr := d.Close(); err == nil {
-		err = closeErr
-	}
-	return err
+	return fsutil.SyncDir(dir)
 }
 
 // extend sets f's length to size unless it is already at least size.

@@ -7,6 +7,7 @@ import (
 
 	"github.com/natsraft/natsraft/raft"
 	"github.com/natsraft/natsraft/raft/wire"
+	"github.com/natsraft/natsraft/storage/internal/fsutil"
 )
 
 // Append adds entries at the end of the log: one write of one buffer to the
@@ -212,7 +213,7 @@ func (s *Store) deleteSegments(upTo uint64) {
 			return
 		}
 		if !s.noSync {
-			if err := syncDir(s.dir); err != nil {
+			if err := fsutil.SyncDir(s.dir); err != nil {
 				s.log.Warn("failed to sync the directory after deleting a log segment", "file", seg.path, "error", err)
 			}
 		}
