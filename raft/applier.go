@@ -165,11 +165,16 @@ func (a *applier) applyCommitted() error {
 
 func (a *applier) apply(ents []wire.Entry) error {
 	cmds := make([]Command, 0, len(ents))
+	// Proposals are registered when they are appended, so before their
+	// entries commit: every waiter of ents is in the map by now.
+	a.mu.Lock()
 	for _, e := range ents {
 		if e.Type == wire.EntryTypeCommand {
-			cmds = append(cmds, Command{Index: e.Index, Term: e.Term, Data: e.Data, Time: e.Time})
+			_, waited := a.waiters[e.Index]
+			cmds = append(cmds, Command{Index: e.Index, Term: e.Term, Data: e.Data, Time: e.Time, ResultUnused: !waited})
 		}
 	}
+	a.mu.Unlock()
 	var results [][]byte
 	if len(cmds) > 0 {
 		var err error

@@ -96,6 +96,19 @@ func waitLeader(t *testing.T, nodes map[string]*testNode) string {
 	return leader
 }
 
+// waitApplied waits until every node has applied index.
+func waitApplied(t *testing.T, nodes map[string]*testNode, index uint64) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		for _, n := range nodes {
+			if n.node.Status().AppliedIndex < index {
+				return false
+			}
+		}
+		return true
+	}, 10*time.Second, 10*time.Millisecond, "nodes did not apply index %d", index)
+}
+
 func TestNodeReplicatesAndApplies(t *testing.T) {
 	net := &chanNetwork{handlers: map[string]wire.PeerHandler{}, down: map[string]bool{}}
 	peers := []string{"a", "b", "c"}
@@ -138,15 +151,7 @@ func TestNodeReplicatesAndApplies(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, res.Found)
 
-	want := nodes[leader].node.Status().CommitIndex
-	require.Eventually(t, func() bool {
-		for _, n := range nodes {
-			if n.node.Status().AppliedIndex < want {
-				return false
-			}
-		}
-		return true
-	}, 10*time.Second, 10*time.Millisecond)
+	waitApplied(t, nodes, nodes[leader].node.Status().CommitIndex)
 	for id, n := range nodes {
 		assert.Equal(t, 1000, n.kv.Len(), "keys on %s", id)
 		assert.Equal(t, nodes[leader].kv.Digest(), n.kv.Digest(), "digest of %s", id)

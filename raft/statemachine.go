@@ -12,6 +12,11 @@ type Command struct {
 	// expiry. Successive leaders' clocks may disagree, so it can go back
 	// across a leader change.
 	Time int64
+	// ResultUnused is set when no Propose call on this node waits for the
+	// command's result, as on a follower. Apply may then return a nil
+	// result for the command and skip encoding it; the state it changes
+	// must be the same either way.
+	ResultUnused bool
 }
 
 // InlineApplier is implemented by state machines whose Apply and Read

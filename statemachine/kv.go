@@ -55,7 +55,7 @@ func NewKV() *KV {
 }
 
 // Apply applies the commands in order and returns one encoded kvwire.Result
-// per command. A command that cannot be decoded or is invalid yields a
+// per command, or nil for a command with ResultUnused set. A command that cannot be decoded or is invalid yields a
 // Result with Error set and changes nothing, so a bad client command never
 // stops the node. Apply returns an error, and applies nothing, only when the
 // command indexes are not strictly increasing above AppliedIndex.
@@ -79,7 +79,9 @@ func (kv *KV) Apply(cmds []raft.Command) ([][]byte, error) {
 	results := make([][]byte, len(cmds))
 	for i := range cmds {
 		result := kv.applyCommand(cmds[i].Data)
-		results[i] = result.Marshal()
+		if !cmds[i].ResultUnused {
+			results[i] = result.Marshal()
+		}
 	}
 	kv.applied = prev
 	return results, nil

@@ -435,3 +435,38 @@ func TestConcurrentReadsDuringApply(t *testing.T) {
 	wg.Wait()
 	checkResult(t, "Get of counter", a.read("counter"), kvwire.Result{Found: true, Value: []byte("500"), Revision: 500})
 }
+
+func TestApplyResultUnusedSkipsResult(t *testing.T) {
+	withResults, without := NewKV(), NewKV()
+	cmds := []raft.Command{
+		{Index: 1, Term: 1, Data: EncodePut("a", []byte("1"))},
+		{Index: 2, Term: 1, Data: EncodeIncrement("n", 5)},
+		{Index: 3, Term: 1, Data: EncodePut("a", []byte("2"))},
+	}
+	full, err := withResults.Apply(cmds)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unused := make([]raft.Command, len(cmds))
+	for i, c := range cmds {
+		c.ResultUnused = i != 1
+		unused[i] = c
+	}
+	partial, err := without.Apply(unused)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	if len(partial) != len(cmds) {
+		t.Fatalf("got %d results for %d commands", len(partial), len(cmds))
+	}
+	if partial[0] != nil || partial[2] != nil {
+		t.Errorf("results of commands with ResultUnused = %q, %q; want nil", partial[0], partial[2])
+	}
+	if !bytes.Equal(partial[1], full[1]) {
+		t.Errorf("result of the command without ResultUnused = %q, want %q", partial[1], full[1])
+	}
+	if withResults.Digest() != without.Digest() {
+		t.Error("ResultUnused changed the state")
+	}
+}

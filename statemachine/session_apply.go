@@ -25,7 +25,8 @@ type outcome struct {
 }
 
 // Apply applies a batch of session commands and returns one encoded
-// sessionwire.SessionResult per command. It decides for every command, in
+// sessionwire.SessionResult per command, or nil for a command with
+// ResultUnused set. It decides for every command, in
 // order, whether the inner state machine applies it, then passes those
 // commands to the inner state machine in one Apply call, then records
 // their results. A duplicate of a command earlier in the same batch gets
@@ -71,6 +72,9 @@ func (s *Sessions) Apply(cmds []raft.Command) ([][]byte, error) {
 
 	results := make([][]byte, len(cmds))
 	for i, o := range outcomes {
+		if cmds[i].ResultUnused {
+			continue
+		}
 		res := sessionwire.SessionResult{Status: o.status, Message: o.message}
 		switch {
 		case o.rec != nil:
@@ -95,7 +99,10 @@ func (s *Sessions) decideLocked(cmd *raft.Command, fresh *[]raft.Command) outcom
 		return rejected(sessionwire.StatusInvalid, "invalid session command: "+err.Error())
 	}
 	pass := func(rec *resultRecord) outcome {
-		*fresh = append(*fresh, raft.Command{Index: cmd.Index, Term: cmd.Term, Data: sc.Command, Time: cmd.Time})
+		// A recorded result is replayed to retries, maybe on another
+		// node, so it is needed even where no caller waits here.
+		unused := cmd.ResultUnused && rec == nil
+		*fresh = append(*fresh, raft.Command{Index: cmd.Index, Term: cmd.Term, Data: sc.Command, Time: cmd.Time, ResultUnused: unused})
 		return outcome{status: sessionwire.StatusApplied, fresh: len(*fresh) - 1, rec: rec, index: cmd.Index}
 	}
 	if sc.ClientID == "" {

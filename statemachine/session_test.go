@@ -372,3 +372,20 @@ func kvSnapshot(t *testing.T) []byte {
 	require.NoError(t, NewKV().Snapshot(&b))
 	return b.Bytes()
 }
+
+func TestSessionsRecordResultEvenIfUnused(t *testing.T) {
+	s := WithSessions(NewKV(), SessionOptions{})
+	var l sessionLog
+
+	first := l.next(1, incr("c1", 1, 0))
+	first.ResultUnused = true
+	raw, err := s.Apply([]raft.Command{first})
+	require.NoError(t, err)
+	require.Len(t, raw, 1)
+	assert.Nil(t, raw[0], "the session result of a command without a waiter")
+
+	// The client retries on a node where it waits for the result.
+	retry := applySessions(t, s, l.next(2, incr("c1", 1, 0)))
+	assert.Equal(t, sessionwire.StatusDuplicate, retry[0].Status)
+	assert.Equal(t, "1", kvResult(t, retry[0]), "a retry returns the result recorded without a waiter")
+}
