@@ -55,6 +55,19 @@ type Config struct {
 	// always carries at least one entry, so a single larger entry still
 	// goes out alone.
 	MaxInflightBytes int
+	// MaxInflightBatches bounds the batches of proposals a leader has
+	// appended and not yet committed. While that many wait for a quorum,
+	// new proposals stay queued and leave together in the next batch, so
+	// under load each batch carries everything that arrived during one
+	// commit: one log write and one AppendEntries per follower for many
+	// proposals. A lone proposal is appended at once. Default 1. A batch
+	// holds at most MaxEntriesPerMessage proposals, so one batch in flight
+	// allows at most MaxEntriesPerMessage proposals per commit round trip;
+	// raise it when that round trip is long. On a 2-core machine with
+	// three nodes and the NATS server in one process, 1 gave 1.7 to 1.8
+	// times the throughput of an unbounded count at 16 to 256 clients with
+	// the wal store, and 1.05 to 1.3 times with the memory store.
+	MaxInflightBatches int
 	// MaxPendingProposals bounds the proposals queued for the node loop;
 	// beyond it Propose waits within its context. Default 8192.
 	MaxPendingProposals int
@@ -114,6 +127,9 @@ func (c Config) withDefaults() Config {
 	}
 	if c.MaxInflightBytes == 0 {
 		c.MaxInflightBytes = 4 << 20
+	}
+	if c.MaxInflightBatches == 0 {
+		c.MaxInflightBatches = 1
 	}
 	if c.MaxPendingProposals == 0 {
 		c.MaxPendingProposals = 8192
@@ -183,7 +199,7 @@ func (c Config) Validate() error {
 	}{
 		{"MaxEntriesPerMessage", c.MaxEntriesPerMessage}, {"MaxBytesPerMessage", c.MaxBytesPerMessage},
 		{"MaxInflightMessages", c.MaxInflightMessages}, {"MaxInflightBytes", c.MaxInflightBytes},
-		{"MaxPendingProposals", c.MaxPendingProposals},
+		{"MaxInflightBatches", c.MaxInflightBatches}, {"MaxPendingProposals", c.MaxPendingProposals},
 		{"MaxUnappliedEntries", c.MaxUnappliedEntries}, {"MaxUnappliedBytes", c.MaxUnappliedBytes},
 		{"ApplyBatchSize", c.ApplyBatchSize},
 	} {

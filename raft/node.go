@@ -46,6 +46,9 @@ type Node struct {
 	// backlog tracks appended but unapplied proposals; only the node loop
 	// uses it.
 	backlog backlog
+	// batches bounds the proposal batches appended and not yet committed;
+	// only the node loop uses it.
+	batches batchGate
 
 	// readWaiters maps read ids to requests; only the node loop uses it.
 	readWaiters map[uint64]*readRequest
@@ -119,6 +122,7 @@ func NewNode(cfg Config, sm StateMachine, logs LogStore, stable StableStore, sna
 	n.durableHint.Store(core.DurableIndex())
 	n.writer = newLogWriter(n, 4096)
 	n.applier = newApplier(n, st.SnapshotIndex)
+	n.batches = batchGate{max: cfg.MaxInflightBatches}
 	n.backlog = backlog{maxEntries: uint64(cfg.MaxUnappliedEntries), maxBytes: cfg.MaxUnappliedBytes, applied: &n.applier.applied}
 	n.events.init()
 	streamPeers := core.peers()
@@ -313,6 +317,11 @@ func (n *Node) loop() {
 	defer ticker.Stop()
 	for {
 		proposals := n.proposals.ready
+		if !n.batches.open(n.core.Role(), n.core.Term(), n.core.CommitIndex()) {
+			// Group commit: proposals queue until a batch in flight
+			// commits, which wakes the loop with its acknowledgements.
+			proposals = nil
+		}
 		if n.backlog.full(n.core.LastIndex()) {
 			// Backpressure: leave proposals queued until the applier
 			// catches up; it wakes the loop through applier.progress.

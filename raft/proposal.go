@@ -144,6 +144,7 @@ func (n *Node) handleProposals() {
 		}
 		return
 	}
+	n.batches.appended(term, firstIndex+uint64(len(live))-1)
 	n.applier.register(term, firstIndex, live)
 	n.backlog.add(firstIndex+uint64(len(live))-1, entries)
 }
