@@ -23,12 +23,14 @@ func TestCheckNodeIDFree(t *testing.T) {
 		t.Fatalf("free id reported as taken: %v", err)
 	}
 
-	server, err := NewClientServer(connect(t, s), cfg, newFakeClient("n1"))
+	serverConn := connect(t, s)
+	server, err := NewClientServer(serverConn, cfg, newFakeClient("n1"))
 	if err != nil {
 		t.Fatalf("new client server: %v", err)
 	}
 	t.Cleanup(func() { _ = server.Close() })
-	flush(t, nc)
+	// The server must have the subscriptions before the check.
+	flush(t, serverConn)
 	err = CheckNodeIDFree(ctx, nc, cfg)
 	if !errors.Is(err, ErrNodeIDInUse) {
 		t.Fatalf("id served by a running process: error %v, want ErrNodeIDInUse", err)
@@ -50,11 +52,13 @@ func TestCheckNodeIDFreeWaitsForSilentSubscriber(t *testing.T) {
 
 	// A subscriber that never responds, like the one a killed process
 	// leaves behind until the server removes it.
-	silent, err := connect(t, s).Subscribe(subject, func(*nats.Msg) {})
+	silentConn := connect(t, s)
+	silent, err := silentConn.Subscribe(subject, func(*nats.Msg) {})
 	if err != nil {
 		t.Fatal(err)
 	}
-	flush(t, nc)
+	// The server must have the subscription before the first request.
+	flush(t, silentConn)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	err = CheckNodeIDFree(ctx, nc, cfg)
 	cancel()
