@@ -62,10 +62,19 @@ func (n *Node) Propose(ctx context.Context, cmd []byte) (Result, error) {
 }
 
 func (n *Node) propose(ctx context.Context, cmd []byte) (Result, error) {
-	p := &proposal{data: cmd, done: make(chan proposalResult, 1)}
+	p := newProposal(cmd)
 	if err := n.enqueue(ctx, p); err != nil {
 		return Result{}, err
 	}
+	return n.await(ctx, p)
+}
+
+func newProposal(cmd []byte) *proposal {
+	return &proposal{data: cmd, done: make(chan proposalResult, 1)}
+}
+
+// await waits for the outcome of the queued proposal p, or for ctx to end.
+func (n *Node) await(ctx context.Context, p *proposal) (Result, error) {
 	select {
 	case r := <-p.done:
 		if r.err != nil {

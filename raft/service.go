@@ -32,6 +32,30 @@ func (s clientService) Propose(ctx context.Context, req *wire.ProposeRequest) *w
 	return &wire.ProposeResponse{Index: res.Index, Result: res.Value}
 }
 
+// ProposeBatch proposes the request's commands in order. A node that is
+// not the leader fails the whole batch with NotLeader, so the client
+// redirects it as one request.
+func (s clientService) ProposeBatch(ctx context.Context, req *wire.ProposeBatchRequest) *wire.ProposeBatchResponse {
+	if s.wrongCluster(req.Cluster) {
+		return &wire.ProposeBatchResponse{Error: wire.ErrorCodeInvalid, Message: "request for cluster " + req.Cluster + " reached cluster " + s.n.cfg.Cluster}
+	}
+	if st := s.n.Status(); st.Role != RoleLeader {
+		err := &NotLeaderError{Leader: st.Leader}
+		return &wire.ProposeBatchResponse{Error: wire.ErrorCodeNotLeader, Message: err.Error(), Leader: st.Leader}
+	}
+	results := s.n.ProposeBatch(ctx, req.Commands)
+	resp := &wire.ProposeBatchResponse{Responses: make([]wire.ProposeResponse, len(results))}
+	for i, r := range results {
+		if r.Err != nil {
+			code, leader := errorCode(r.Err)
+			resp.Responses[i] = wire.ProposeResponse{Error: code, Message: r.Err.Error(), Leader: leader}
+			continue
+		}
+		resp.Responses[i] = wire.ProposeResponse{Index: r.Index, Result: r.Value}
+	}
+	return resp
+}
+
 func (s clientService) Read(ctx context.Context, req *wire.ReadRequest) *wire.ReadResponse {
 	if s.wrongCluster(req.Cluster) {
 		return &wire.ReadResponse{Error: wire.ErrorCodeInvalid, Message: "request for cluster " + req.Cluster + " reached cluster " + s.n.cfg.Cluster}

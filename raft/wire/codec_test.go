@@ -15,7 +15,7 @@ func TestMessageCodecs(t *testing.T) {
 			msgptest.CheckCodec(t, func() msgptest.Message { return wire.NewMessage(k) })
 		})
 	}
-	if n != 16 {
-		t.Fatalf("NewMessage knows %d kinds, want the 16 messages of schema/raft.schema", n)
+	if n != 18 {
+		t.Fatalf("NewMessage knows %d kinds, want the 18 messages of schema/raft.schema", n)
 	}
 }

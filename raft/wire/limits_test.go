@@ -119,6 +119,11 @@ func (c *countingClient) Propose(_ context.Context, req *wire.ProposeRequest) *w
 	return &wire.ProposeResponse{Result: req.Command}
 }
 
+func (c *countingClient) ProposeBatch(context.Context, *wire.ProposeBatchRequest) *wire.ProposeBatchResponse {
+	c.calls++
+	return &wire.ProposeBatchResponse{}
+}
+
 func (c *countingClient) Read(context.Context, *wire.ReadRequest) *wire.ReadResponse {
 	c.calls++
 	return &wire.ReadResponse{}

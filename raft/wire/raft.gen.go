@@ -2857,6 +2857,363 @@ func (m *ProposeResponse) decode(r *msgp.Reader, depth int) error {
 	return nil
 }
 
+// ProposeBatchRequest submits several commands in one request. The leader
+// appends them in order, as one batch, and replies when all of them are
+// resolved. A client sends one when many of its callers propose at once.
+type ProposeBatchRequest struct {
+	Cluster  string
+	Commands [][]byte
+}
+
+// Kind returns KindProposeBatchRequest.
+func (*ProposeBatchRequest) Kind() Kind { return KindProposeBatchRequest }
+
+// Reset sets every field of m to its zero value.
+func (m *ProposeBatchRequest) Reset() { *m = ProposeBatchRequest{} }
+
+// GetCluster returns m.Cluster, or the zero value if m is nil.
+func (m *ProposeBatchRequest) GetCluster() string {
+	if m == nil {
+		return ""
+	}
+	return m.Cluster
+}
+
+// GetCommands returns m.Commands, or the zero value if m is nil.
+func (m *ProposeBatchRequest) GetCommands() [][]byte {
+	if m == nil {
+		return nil
+	}
+	return m.Commands
+}
+
+// Size returns the exact length of m's encoding.
+func (m *ProposeBatchRequest) Size() int {
+	n, size := 0, 0
+	if m.Cluster != "" {
+		n++
+		size += 1 + msgp.StringSize(m.Cluster)
+	}
+	if len(m.Commands) != 0 {
+		n++
+		size += 1 + msgp.ArrayHeaderSize(len(m.Commands))
+		for i0 := range m.Commands {
+			size += msgp.BytesSize(m.Commands[i0])
+		}
+	}
+	return msgp.MapHeaderSize(n) + size
+}
+
+// MarshalAppend appends the encoding of m to b and returns the extended
+// slice. It grows b at most once, to the exact size that m needs.
+func (m *ProposeBatchRequest) MarshalAppend(b []byte) []byte {
+	return m.appendTo(slices.Grow(b, m.Size()))
+}
+
+// Marshal returns the encoding of m in a new slice of exactly m.Size() bytes.
+func (m *ProposeBatchRequest) Marshal() []byte {
+	return m.appendTo(make([]byte, 0, m.Size()))
+}
+
+// appendTo appends the encoding of m: a map from field id to value that
+// leaves out zero fields.
+func (m *ProposeBatchRequest) appendTo(b []byte) []byte {
+	n := 0
+	if m.Cluster != "" {
+		n++
+	}
+	if len(m.Commands) != 0 {
+		n++
+	}
+	b = msgp.AppendMapHeader(b, n)
+	if m.Cluster != "" {
+		b = append(b, 0x01) // field 1: cluster
+		b = msgp.AppendString(b, m.Cluster)
+	}
+	if len(m.Commands) != 0 {
+		b = append(b, 0x02) // field 2: commands
+		b = msgp.AppendArrayHeader(b, len(m.Commands))
+		for i0 := range m.Commands {
+			b = msgp.AppendBytes(b, m.Commands[i0])
+		}
+	}
+	return b
+}
+
+// Unmarshal decodes b into m, replacing m's previous contents. Fields
+// missing from b are zero and unknown field ids are skipped. Bytes fields
+// alias b: they share its memory, so b must not change while m is in use.
+// Errors wrap ErrMalformed and name the message and field at fault.
+func (m *ProposeBatchRequest) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *ProposeBatchRequest) UnmarshalWithLimits(b []byte, limits Limits) error {
+	*m = ProposeBatchRequest{}
+	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("ProposeBatchRequest", "", err)
+	}
+	if err := m.decode(&r, msgp.MaxDepth); err != nil {
+		return err
+	}
+	if r.Len() != 0 {
+		return decodeError("ProposeBatchRequest", "", &msgp.Error{Offset: r.Offset(), Reason: "trailing bytes after the message"})
+	}
+	return nil
+}
+
+// decode reads one encoded ProposeBatchRequest from r into m, which must be zero.
+// depth is the number of nesting levels that r may still enter.
+func (m *ProposeBatchRequest) decode(r *msgp.Reader, depth int) error {
+	if depth <= 0 {
+		return decodeError("ProposeBatchRequest", "", &msgp.Error{Offset: r.Offset(), Reason: "nesting deeper than " + strconv.Itoa(msgp.MaxDepth) + " levels"})
+	}
+	n, err := r.ReadMapHeader()
+	if err != nil {
+		return decodeError("ProposeBatchRequest", "", err)
+	}
+	for range n {
+		id, err := r.ReadUint64()
+		if err != nil {
+			return decodeError("ProposeBatchRequest", "", err)
+		}
+		switch id {
+		case 1:
+			if m.Cluster, err = r.ReadString(); err != nil {
+				return decodeError("ProposeBatchRequest", "Cluster", err)
+			}
+		case 2:
+			k0, err := r.ReadListHeader(int(unsafe.Sizeof(m.Commands[0])))
+			if err != nil {
+				return decodeError("ProposeBatchRequest", "Commands", err)
+			}
+			m.Commands = nil
+			if k0 > 0 {
+				m.Commands = make([][]byte, k0)
+			}
+			for i0 := range m.Commands {
+				if m.Commands[i0], err = r.ReadBytes(); err != nil {
+					return decodeError("ProposeBatchRequest", "Commands["+strconv.Itoa(i0)+"]", err)
+				}
+			}
+		default:
+			if err := r.Skip(depth - 1); err != nil {
+				return decodeError("ProposeBatchRequest", "", fmt.Errorf("skip unknown field %d: %w", id, err))
+			}
+		}
+	}
+	return nil
+}
+
+// ProposeBatchResponse returns one ProposeResponse per command, in the
+// order of the request. Error, Message and Leader describe a failure of
+// the whole batch, such as a request to a node that is not the leader;
+// Responses is then empty.
+type ProposeBatchResponse struct {
+	Responses []ProposeResponse
+	Error     ErrorCode
+	Message   string
+	Leader    string
+}
+
+// Kind returns KindProposeBatchResponse.
+func (*ProposeBatchResponse) Kind() Kind { return KindProposeBatchResponse }
+
+// Reset sets every field of m to its zero value.
+func (m *ProposeBatchResponse) Reset() { *m = ProposeBatchResponse{} }
+
+// GetResponses returns m.Responses, or the zero value if m is nil.
+func (m *ProposeBatchResponse) GetResponses() []ProposeResponse {
+	if m == nil {
+		return nil
+	}
+	return m.Responses
+}
+
+// GetError returns m.Error, or the zero value if m is nil.
+func (m *ProposeBatchResponse) GetError() ErrorCode {
+	if m == nil {
+		return 0
+	}
+	return m.Error
+}
+
+// GetMessage returns m.Message, or the zero value if m is nil.
+func (m *ProposeBatchResponse) GetMessage() string {
+	if m == nil {
+		return ""
+	}
+	return m.Message
+}
+
+// GetLeader returns m.Leader, or the zero value if m is nil.
+func (m *ProposeBatchResponse) GetLeader() string {
+	if m == nil {
+		return ""
+	}
+	return m.Leader
+}
+
+// Size returns the exact length of m's encoding.
+func (m *ProposeBatchResponse) Size() int {
+	n, size := 0, 0
+	if len(m.Responses) != 0 {
+		n++
+		size += 1 + msgp.ArrayHeaderSize(len(m.Responses))
+		for i0 := range m.Responses {
+			size += m.Responses[i0].Size()
+		}
+	}
+	if m.Error != 0 {
+		n++
+		size += 1 + msgp.IntSize(int64(m.Error))
+	}
+	if m.Message != "" {
+		n++
+		size += 1 + msgp.StringSize(m.Message)
+	}
+	if m.Leader != "" {
+		n++
+		size += 1 + msgp.StringSize(m.Leader)
+	}
+	return msgp.MapHeaderSize(n) + size
+}
+
+// MarshalAppend appends the encoding of m to b and returns the extended
+// slice. It grows b at most once, to the exact size that m needs.
+func (m *ProposeBatchResponse) MarshalAppend(b []byte) []byte {
+	return m.appendTo(slices.Grow(b, m.Size()))
+}
+
+// Marshal returns the encoding of m in a new slice of exactly m.Size() bytes.
+func (m *ProposeBatchResponse) Marshal() []byte {
+	return m.appendTo(make([]byte, 0, m.Size()))
+}
+
+// appendTo appends the encoding of m: a map from field id to value that
+// leaves out zero fields.
+func (m *ProposeBatchResponse) appendTo(b []byte) []byte {
+	n := 0
+	if len(m.Responses) != 0 {
+		n++
+	}
+	if m.Error != 0 {
+		n++
+	}
+	if m.Message != "" {
+		n++
+	}
+	if m.Leader != "" {
+		n++
+	}
+	b = msgp.AppendMapHeader(b, n)
+	if len(m.Responses) != 0 {
+		b = append(b, 0x01) // field 1: responses
+		b = msgp.AppendArrayHeader(b, len(m.Responses))
+		for i0 := range m.Responses {
+			b = m.Responses[i0].appendTo(b)
+		}
+	}
+	if m.Error != 0 {
+		b = append(b, 0x02) // field 2: error
+		b = msgp.AppendInt(b, int64(m.Error))
+	}
+	if m.Message != "" {
+		b = append(b, 0x03) // field 3: message
+		b = msgp.AppendString(b, m.Message)
+	}
+	if m.Leader != "" {
+		b = append(b, 0x04) // field 4: leader
+		b = msgp.AppendString(b, m.Leader)
+	}
+	return b
+}
+
+// Unmarshal decodes b into m, replacing m's previous contents. Fields
+// missing from b are zero and unknown field ids are skipped. Bytes fields
+// alias b: they share its memory, so b must not change while m is in use.
+// Errors wrap ErrMalformed and name the message and field at fault.
+func (m *ProposeBatchResponse) Unmarshal(b []byte) error {
+	return m.UnmarshalWithLimits(b, Limits{})
+}
+
+// UnmarshalWithLimits decodes b into m as Unmarshal does, but fails when b
+// is longer than limits.MaxSize or when decoding would allocate more than
+// limits.MaxAlloc bytes for lists and strings. Both are checked before
+// allocating, and those errors wrap ErrTooLarge as well as ErrMalformed.
+func (m *ProposeBatchResponse) UnmarshalWithLimits(b []byte, limits Limits) error {
+	*m = ProposeBatchResponse{}
+	r := msgp.NewReader(b)
+	if err := r.SetLimits(limits); err != nil {
+		return decodeError("ProposeBatchResponse", "", err)
+	}
+	if err := m.decode(&r, msgp.MaxDepth); err != nil {
+		return err
+	}
+	if r.Len() != 0 {
+		return decodeError("ProposeBatchResponse", "", &msgp.Error{Offset: r.Offset(), Reason: "trailing bytes after the message"})
+	}
+	return nil
+}
+
+// decode reads one encoded ProposeBatchResponse from r into m, which must be zero.
+// depth is the number of nesting levels that r may still enter.
+func (m *ProposeBatchResponse) decode(r *msgp.Reader, depth int) error {
+	if depth <= 0 {
+		return decodeError("ProposeBatchResponse", "", &msgp.Error{Offset: r.Offset(), Reason: "nesting deeper than " + strconv.Itoa(msgp.MaxDepth) + " levels"})
+	}
+	n, err := r.ReadMapHeader()
+	if err != nil {
+		return decodeError("ProposeBatchResponse", "", err)
+	}
+	for range n {
+		id, err := r.ReadUint64()
+		if err != nil {
+			return decodeError("ProposeBatchResponse", "", err)
+		}
+		switch id {
+		case 1:
+			k0, err := r.ReadListHeader(int(unsafe.Sizeof(m.Responses[0])))
+			if err != nil {
+				return decodeError("ProposeBatchResponse", "Responses", err)
+			}
+			m.Responses = nil
+			if k0 > 0 {
+				m.Responses = make([]ProposeResponse, k0)
+			}
+			for i0 := range m.Responses {
+				if err := m.Responses[i0].decode(r, depth-1); err != nil {
+					return decodeError("ProposeBatchResponse", "Responses["+strconv.Itoa(i0)+"]", err)
+				}
+			}
+		case 2:
+			v, err := r.ReadInt32()
+			if err != nil {
+				return decodeError("ProposeBatchResponse", "Error", err)
+			}
+			m.Error = ErrorCode(v)
+		case 3:
+			if m.Message, err = r.ReadString(); err != nil {
+				return decodeError("ProposeBatchResponse", "Message", err)
+			}
+		case 4:
+			if m.Leader, err = r.ReadString(); err != nil {
+				return decodeError("ProposeBatchResponse", "Leader", err)
+			}
+		default:
+			if err := r.Skip(depth - 1); err != nil {
+				return decodeError("ProposeBatchResponse", "", fmt.Errorf("skip unknown field %d: %w", id, err))
+			}
+		}
+	}
+	return nil
+}
+
 // ReadRequest runs a query on the state machine after confirming, through a
 // quorum, that the node is still the leader (a linearizable read).
 type ReadRequest struct {
@@ -3702,10 +4059,12 @@ const (
 	KindTimeoutNowRequest       Kind = 10
 	KindProposeRequest          Kind = 11
 	KindProposeResponse         Kind = 12
-	KindReadRequest             Kind = 13
-	KindReadResponse            Kind = 14
-	KindStatusRequest           Kind = 15
-	KindStatusResponse          Kind = 16
+	KindProposeBatchRequest     Kind = 13
+	KindProposeBatchResponse    Kind = 14
+	KindReadRequest             Kind = 15
+	KindReadResponse            Kind = 16
+	KindStatusRequest           Kind = 17
+	KindStatusResponse          Kind = 18
 )
 
 // String returns the message name of k, or Kind(N) for an unknown kind.
@@ -3735,6 +4094,10 @@ func (k Kind) String() string {
 		return "ProposeRequest"
 	case KindProposeResponse:
 		return "ProposeResponse"
+	case KindProposeBatchRequest:
+		return "ProposeBatchRequest"
+	case KindProposeBatchResponse:
+		return "ProposeBatchResponse"
 	case KindReadRequest:
 		return "ReadRequest"
 	case KindReadResponse:
@@ -3789,6 +4152,10 @@ func NewMessage(k Kind) Message {
 		return new(ProposeRequest)
 	case KindProposeResponse:
 		return new(ProposeResponse)
+	case KindProposeBatchRequest:
+		return new(ProposeBatchRequest)
+	case KindProposeBatchResponse:
+		return new(ProposeBatchResponse)
 	case KindReadRequest:
 		return new(ReadRequest)
 	case KindReadResponse:

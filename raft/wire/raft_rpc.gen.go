@@ -63,6 +63,7 @@ const (
 	SubjectInstallSnapshotResponse = "snapshot.resp"
 	SubjectTimeoutNow              = "timeout_now"
 	SubjectPropose                 = "propose"
+	SubjectProposeBatch            = "propose_batch"
 	SubjectRead                    = "read"
 	SubjectStatus                  = "status"
 )
@@ -189,6 +190,7 @@ func PeerSubject(k Kind) (string, bool) {
 // ClientRPCs lists the RPCs of the Client service in schema order.
 var ClientRPCs = []RPCInfo{
 	{Service: "Client", Name: "Propose", Kind: RPCRequest, Subject: SubjectPropose, ResponseSubject: "", Request: KindProposeRequest, Response: KindProposeResponse},
+	{Service: "Client", Name: "ProposeBatch", Kind: RPCRequest, Subject: SubjectProposeBatch, ResponseSubject: "", Request: KindProposeBatchRequest, Response: KindProposeBatchResponse},
 	{Service: "Client", Name: "Read", Kind: RPCRequest, Subject: SubjectRead, ResponseSubject: "", Request: KindReadRequest, Response: KindReadResponse},
 	{Service: "Client", Name: "Status", Kind: RPCRequest, Subject: SubjectStatus, ResponseSubject: "", Request: KindStatusRequest, Response: KindStatusResponse},
 }
@@ -199,6 +201,8 @@ var ClientRPCs = []RPCInfo{
 type ClientHandler interface {
 	// Propose serves a ProposeRequest received on SubjectPropose.
 	Propose(ctx context.Context, req *ProposeRequest) *ProposeResponse
+	// ProposeBatch serves a ProposeBatchRequest received on SubjectProposeBatch.
+	ProposeBatch(ctx context.Context, req *ProposeBatchRequest) *ProposeBatchResponse
 	// Read serves a ReadRequest received on SubjectRead.
 	Read(ctx context.Context, req *ReadRequest) *ReadResponse
 	// Status serves a StatusRequest received on SubjectStatus.
@@ -228,6 +232,16 @@ func DispatchClientWithLimits(ctx context.Context, subject string, data []byte, 
 		resp := h.Propose(ctx, req)
 		if resp == nil {
 			return nil, errors.New("wire: the Client.Propose handler returned a nil response")
+		}
+		return resp.Marshal(), nil
+	case SubjectProposeBatch:
+		req := new(ProposeBatchRequest)
+		if err := req.UnmarshalWithLimits(data, limits); err != nil {
+			return nil, err
+		}
+		resp := h.ProposeBatch(ctx, req)
+		if resp == nil {
+			return nil, errors.New("wire: the Client.ProposeBatch handler returned a nil response")
 		}
 		return resp.Marshal(), nil
 	case SubjectRead:
@@ -271,6 +285,21 @@ func (c ClientStub) Propose(ctx context.Context, req *ProposeRequest) (*ProposeR
 	resp := new(ProposeResponse)
 	if err := resp.Unmarshal(data); err != nil {
 		return nil, fmt.Errorf("call %s: %w", SubjectPropose, err)
+	}
+	return resp, nil
+}
+
+// ProposeBatch sends req to SubjectProposeBatch and decodes the reply. It wraps the
+// Caller's errors, and a malformed reply returns an error wrapping
+// ErrMalformed.
+func (c ClientStub) ProposeBatch(ctx context.Context, req *ProposeBatchRequest) (*ProposeBatchResponse, error) {
+	data, err := c.Caller.Call(ctx, SubjectProposeBatch, req.Marshal())
+	if err != nil {
+		return nil, fmt.Errorf("call %s: %w", SubjectProposeBatch, err)
+	}
+	resp := new(ProposeBatchResponse)
+	if err := resp.Unmarshal(data); err != nil {
+		return nil, fmt.Errorf("call %s: %w", SubjectProposeBatch, err)
 	}
 	return resp, nil
 }

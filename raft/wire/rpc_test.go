@@ -117,6 +117,7 @@ func TestRPCTables(t *testing.T) {
 	}
 	wantClient := []wire.RPCInfo{
 		{"Client", "Propose", wire.RPCRequest, "propose", "", wire.KindProposeRequest, wire.KindProposeResponse},
+		{"Client", "ProposeBatch", wire.RPCRequest, "propose_batch", "", wire.KindProposeBatchRequest, wire.KindProposeBatchResponse},
 		{"Client", "Read", wire.RPCRequest, "read", "", wire.KindReadRequest, wire.KindReadResponse},
 		{"Client", "Status", wire.RPCRequest, "status", "", wire.KindStatusRequest, wire.KindStatusResponse},
 	}
@@ -136,6 +137,14 @@ func (e echoClient) Propose(_ context.Context, req *wire.ProposeRequest) *wire.P
 		return nil
 	}
 	return &wire.ProposeResponse{Index: 7, Result: req.Command}
+}
+
+func (e echoClient) ProposeBatch(_ context.Context, req *wire.ProposeBatchRequest) *wire.ProposeBatchResponse {
+	resp := &wire.ProposeBatchResponse{}
+	for i, cmd := range req.Commands {
+		resp.Responses = append(resp.Responses, wire.ProposeResponse{Index: uint64(7 + i), Result: cmd})
+	}
+	return resp
 }
 
 func (echoClient) Read(ctx context.Context, req *wire.ReadRequest) *wire.ReadResponse {

@@ -295,8 +295,8 @@ func TestClientServerSetLeaderToggle(t *testing.T) {
 	if got := propose(); got != "n1:x" {
 		t.Fatalf("with n1 leading, result %q", got)
 	}
-	if got := nc1.NumSubscriptions(); got != 4 {
-		t.Fatalf("n1 has %d subscriptions, want 4 (node, status, propose, read)", got)
+	if got := nc1.NumSubscriptions(); got != 5 {
+		t.Fatalf("n1 has %d subscriptions, want 5 (node, status, propose, propose_batch, read)", got)
 	}
 
 	setLeader(t, cs1, nc1, false)
@@ -336,7 +336,7 @@ func TestClientServerSetLeaderConcurrent(t *testing.T) {
 	wg.Wait()
 	setLeader(t, cs, nc, true)
 	// Drained subscriptions go away in the background.
-	waitSubscriptions(t, nc, 4)
+	waitSubscriptions(t, nc, 5)
 	if err := cs.Close(); err != nil {
 		t.Fatalf("close: %v", err)
 	}
@@ -484,7 +484,7 @@ func TestFollowLeadership(t *testing.T) {
 	cs.followLeadership(events, func() { close(stopped) }, func() bool { return false })
 
 	events <- raft.Event{Type: raft.EventRoleChanged, Role: raft.RoleLeader}
-	waitSubscriptions(t, nc, 4)
+	waitSubscriptions(t, nc, 5)
 	events <- raft.Event{Type: raft.EventLeaderChanged, Leader: "n2"}
 	events <- raft.Event{Type: raft.EventRoleChanged, Role: raft.RoleFollower}
 	waitSubscriptions(t, nc, 2)

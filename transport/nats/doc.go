@@ -9,20 +9,22 @@
 // the cluster id, so one wildcard subscription or one NATS permission on
 // "<prefix>.<cluster>.>" covers a cluster:
 //
-//	<prefix>.<cluster>.<node>.vote            VoteRequest
-//	<prefix>.<cluster>.<node>.vote.resp       VoteResponse
-//	<prefix>.<cluster>.<node>.append          AppendEntriesRequest
-//	<prefix>.<cluster>.<node>.append.resp     AppendEntriesResponse
-//	<prefix>.<cluster>.<node>.snapshot        InstallSnapshotRequest
-//	<prefix>.<cluster>.<node>.snapshot.resp   InstallSnapshotResponse
-//	<prefix>.<cluster>.<node>.timeout_now     TimeoutNowRequest
-//	<prefix>.<cluster>.all.append             AppendEntriesRequest to every node
-//	<prefix>.<cluster>.<node>.client.propose  ProposeRequest to one node
-//	<prefix>.<cluster>.<node>.client.read     ReadRequest to one node
-//	<prefix>.<cluster>.<node>.client.status   StatusRequest to one node
-//	<prefix>.<cluster>.client.propose         ProposeRequest to the leader (queue group "leader")
-//	<prefix>.<cluster>.client.read            ReadRequest to the leader (queue group "leader")
-//	<prefix>.<cluster>.client.status          StatusRequest to every node
+//	<prefix>.<cluster>.<node>.vote                  VoteRequest
+//	<prefix>.<cluster>.<node>.vote.resp             VoteResponse
+//	<prefix>.<cluster>.<node>.append                AppendEntriesRequest
+//	<prefix>.<cluster>.<node>.append.resp           AppendEntriesResponse
+//	<prefix>.<cluster>.<node>.snapshot              InstallSnapshotRequest
+//	<prefix>.<cluster>.<node>.snapshot.resp         InstallSnapshotResponse
+//	<prefix>.<cluster>.<node>.timeout_now           TimeoutNowRequest
+//	<prefix>.<cluster>.all.append                   AppendEntriesRequest to every node
+//	<prefix>.<cluster>.<node>.client.propose        ProposeRequest to one node
+//	<prefix>.<cluster>.<node>.client.propose_batch  ProposeBatchRequest to one node
+//	<prefix>.<cluster>.<node>.client.read           ReadRequest to one node
+//	<prefix>.<cluster>.<node>.client.status         StatusRequest to one node
+//	<prefix>.<cluster>.client.propose               ProposeRequest to the leader (queue group "leader")
+//	<prefix>.<cluster>.client.propose_batch         ProposeBatchRequest to the leader (queue group "leader")
+//	<prefix>.<cluster>.client.read                  ReadRequest to the leader (queue group "leader")
+//	<prefix>.<cluster>.client.status                StatusRequest to every node
 //
 // <node> is the recipient: a peer message goes to the receiver's subjects,
 // and a response goes back to the original sender's subjects. Peer messages

@@ -96,10 +96,16 @@ type fakeClient struct {
 	mu       sync.Mutex
 	proposes int
 	reads    int
+	// batches counts ProposeBatch requests; their commands count in
+	// proposes.
+	batches int
 	// answer, if set, replaces the success response of Propose and Read.
 	answer *wire.ProposeResponse
 	// block makes Propose and Read wait until their context ends.
 	block bool
+	// gate, when set, makes Propose and ProposeBatch wait until it is
+	// closed.
+	gate chan struct{}
 	// ctxErr is the context error a blocked handler saw.
 	ctxErr chan error
 	role   string
@@ -123,6 +129,13 @@ func (f *fakeClient) counts() (proposes, reads int) {
 	return f.proposes, f.reads
 }
 
+// waitGate waits until gate is closed, or returns at once if it is nil.
+func waitGate(gate chan struct{}) {
+	if gate != nil {
+		<-gate
+	}
+}
+
 func (f *fakeClient) wait(ctx context.Context, block bool) {
 	if block {
 		<-ctx.Done()
@@ -133,13 +146,38 @@ func (f *fakeClient) wait(ctx context.Context, block bool) {
 func (f *fakeClient) Propose(ctx context.Context, req *wire.ProposeRequest) *wire.ProposeResponse {
 	f.mu.Lock()
 	f.proposes++
-	answer, block := f.answer, f.block
+	answer, block, gate := f.answer, f.block, f.gate
 	f.mu.Unlock()
+	waitGate(gate)
 	f.wait(ctx, block)
 	if answer != nil {
 		return answer
 	}
 	return &wire.ProposeResponse{Index: 7, Result: []byte(f.node + ":" + string(req.Command))}
+}
+
+// ProposeBatch answers each command as Propose would. An answer with an
+// error fails the whole batch with it, as a node that is not the leader
+// does.
+func (f *fakeClient) ProposeBatch(ctx context.Context, req *wire.ProposeBatchRequest) *wire.ProposeBatchResponse {
+	f.mu.Lock()
+	f.batches++
+	f.proposes += len(req.Commands)
+	answer, block, gate := f.answer, f.block, f.gate
+	f.mu.Unlock()
+	waitGate(gate)
+	f.wait(ctx, block)
+	if answer != nil && answer.Error != wire.ErrorCodeOK {
+		return &wire.ProposeBatchResponse{Error: answer.Error, Message: answer.Message, Leader: answer.Leader}
+	}
+	resp := &wire.ProposeBatchResponse{Responses: make([]wire.ProposeResponse, len(req.Commands))}
+	for i, cmd := range req.Commands {
+		resp.Responses[i] = wire.ProposeResponse{Index: 7, Result: []byte(f.node + ":" + string(cmd))}
+		if answer != nil {
+			resp.Responses[i] = *answer
+		}
+	}
+	return resp
 }
 
 func (f *fakeClient) Read(ctx context.Context, req *wire.ReadRequest) *wire.ReadResponse {
@@ -190,7 +228,14 @@ func setLeader(t *testing.T, cs *ClientServer, nc *nats.Conn, leader bool) {
 
 func newTestClient(t *testing.T, s *embedded.Server, timeout time.Duration) *Client {
 	t.Helper()
-	c, err := NewClient(connect(t, s), ClientConfig{Cluster: testCluster, Timeout: timeout, Logger: quietLogger})
+	return newTestClientWith(t, s, ClientConfig{Timeout: timeout})
+}
+
+// newTestClientWith returns a client for testCluster with cfg.
+func newTestClientWith(t *testing.T, s *embedded.Server, cfg ClientConfig) *Client {
+	t.Helper()
+	cfg.Cluster, cfg.Logger = testCluster, quietLogger
+	c, err := NewClient(connect(t, s), cfg)
 	if err != nil {
 		t.Fatalf("new client: %v", err)
 	}

@@ -16,7 +16,7 @@ import (
 	"github.com/natsraft/natsraft/raft/wire"
 )
 
-// LeaderQueue is the NATS queue group of the cluster-level propose and read
+// LeaderQueue is the NATS queue group of the cluster-level propose, batch and read
 // subscriptions. Only the leader subscribes, so a request reaches the leader
 // or gets NATS's no-responders status at once.
 const LeaderQueue = "leader"
@@ -33,8 +33,9 @@ const MaxConcurrentRequests = 4096
 //     node, for example after a NotLeader redirect;
 //   - "<prefix>.<cluster>.client.status": status requests, to which every
 //     node replies;
-//   - "<prefix>.<cluster>.client.propose" and ".client.read" in queue group
-//     LeaderQueue, only between SetLeader(true) and SetLeader(false).
+//   - "<prefix>.<cluster>.client.propose", ".client.propose_batch" and
+//     ".client.read" in queue group LeaderQueue, only between
+//     SetLeader(true) and SetLeader(false).
 type ClientServer struct {
 	nc          *nats.Conn
 	cfg         Config
@@ -129,7 +130,7 @@ func NewClientServer(nc *nats.Conn, cfg Config, h wire.ClientHandler) (*ClientSe
 	return s, nil
 }
 
-// SetLeader subscribes to the cluster's propose and read subjects in queue
+// SetLeader subscribes to the cluster's propose, batch and read subjects in queue
 // group LeaderQueue when leader is true, and drains those subscriptions when
 // it is false. Draining still handles the requests already received, and
 // the handler, no longer leader, replies to them with NotLeader. Repeated calls with the same
@@ -159,7 +160,7 @@ func (s *ClientServer) SetLeader(leader bool) error {
 	}
 
 	subs := make([]*nats.Subscription, 0, 2)
-	for _, suffix := range []string{wire.SubjectPropose, wire.SubjectRead} {
+	for _, suffix := range []string{wire.SubjectPropose, wire.SubjectProposeBatch, wire.SubjectRead} {
 		subject := s.clusterBase + "." + suffix
 		sub, err := s.nc.QueueSubscribe(subject, LeaderQueue, func(m *nats.Msg) { s.serve(suffix, m) })
 		if err != nil {
@@ -248,11 +249,14 @@ func (s *ClientServer) respond(m *nats.Msg, resp []byte) {
 }
 
 // errorResponse encodes an error reply for a request kind that has an error
-// field (propose and read), or returns nil for one that has none (status).
+// field (propose, propose_batch and read), or returns nil for one that has
+// none (status).
 func errorResponse(suffix string, code wire.ErrorCode, message string) []byte {
 	switch suffix {
 	case wire.SubjectPropose:
 		return (&wire.ProposeResponse{Error: code, Message: message}).Marshal()
+	case wire.SubjectProposeBatch:
+		return (&wire.ProposeBatchResponse{Error: code, Message: message}).Marshal()
 	case wire.SubjectRead:
 		return (&wire.ReadResponse{Error: code, Message: message}).Marshal()
 	}
@@ -324,6 +328,13 @@ func (c clusterCheck) Propose(ctx context.Context, req *wire.ProposeRequest) *wi
 		return &wire.ProposeResponse{Error: wire.ErrorCodeInvalid, Message: c.wrongCluster(req.GetCluster())}
 	}
 	return c.h.Propose(ctx, req)
+}
+
+func (c clusterCheck) ProposeBatch(ctx context.Context, req *wire.ProposeBatchRequest) *wire.ProposeBatchResponse {
+	if c.foreign(req.GetCluster()) {
+		return &wire.ProposeBatchResponse{Error: wire.ErrorCodeInvalid, Message: c.wrongCluster(req.GetCluster())}
+	}
+	return c.h.ProposeBatch(ctx, req)
 }
 
 func (c clusterCheck) Read(ctx context.Context, req *wire.ReadRequest) *wire.ReadResponse {

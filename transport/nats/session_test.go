@@ -41,6 +41,10 @@ func (h *sessionHandler) Propose(ctx context.Context, req *wire.ProposeRequest) 
 	return sessionReplyOf(sessionwire.StatusApplied, 9, sc.Command)
 }
 
+func (h *sessionHandler) ProposeBatch(context.Context, *wire.ProposeBatchRequest) *wire.ProposeBatchResponse {
+	return &wire.ProposeBatchResponse{Error: wire.ErrorCodeInternal, Message: "session commands are never batched"}
+}
+
 func (h *sessionHandler) Read(context.Context, *wire.ReadRequest) *wire.ReadResponse {
 	return &wire.ReadResponse{Error: wire.ErrorCodeInternal, Message: "no reads here"}
 }

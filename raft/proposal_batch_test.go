@@ -1,0 +1,112 @@
+package raft_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/natsraft/natsraft/raft"
+	"github.com/natsraft/natsraft/raft/wire"
+	"github.com/natsraft/natsraft/statemachine"
+	"github.com/natsraft/natsraft/storage/memory"
+)
+
+func TestProposeBatch(t *testing.T) {
+	net := &chanNetwork{handlers: map[string]wire.PeerHandler{}, down: map[string]bool{}}
+	peers := []string{"a", "b", "c"}
+	nodes := map[string]*testNode{}
+	for _, id := range peers {
+		nodes[id] = startNode(t, net, id, peers, memory.NewStore())
+	}
+	defer func() {
+		for _, n := range nodes {
+			_ = n.node.Stop()
+		}
+	}()
+	leader := waitLeader(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+
+	cmds := make([][]byte, 100)
+	for i := range cmds {
+		cmds[i] = statemachine.EncodePut(fmt.Sprintf("k%d", i), []byte("v"))
+	}
+	results := nodes[leader].node.ProposeBatch(ctx, cmds)
+	require.Len(t, results, len(cmds))
+	for i, r := range results {
+		require.NoError(t, r.Err, "command %d", i)
+		if i > 0 {
+			assert.Equal(t, results[i-1].Index+1, r.Index, "index of command %d", i)
+		}
+		res, err := statemachine.DecodeResult(r.Value)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(1), res.Revision, "revision of k%d", i)
+	}
+	waitApplied(t, nodes, results[len(results)-1].Index)
+	for id, n := range nodes {
+		assert.Equal(t, len(cmds), n.kv.Len(), "keys on %s", id)
+	}
+
+	for id, n := range nodes {
+		if id == leader {
+			continue
+		}
+		for i, r := range n.node.ProposeBatch(ctx, cmds[:3]) {
+			var nl *raft.NotLeaderError
+			require.True(t, errors.As(r.Err, &nl), "follower %s, command %d: error %v", id, i, r.Err)
+			assert.Equal(t, leader, nl.Leader)
+			assert.ErrorIs(t, r.Err, raft.ErrNotApplied)
+		}
+	}
+}
+
+func TestClientServiceProposeBatch(t *testing.T) {
+	net := &chanNetwork{handlers: map[string]wire.PeerHandler{}, down: map[string]bool{}}
+	peers := []string{"a", "b", "c"}
+	nodes := map[string]*testNode{}
+	for _, id := range peers {
+		nodes[id] = startNode(t, net, id, peers, memory.NewStore())
+	}
+	defer func() {
+		for _, n := range nodes {
+			_ = n.node.Stop()
+		}
+	}()
+	leader := waitLeader(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	req := &wire.ProposeBatchRequest{Cluster: "c1", Commands: [][]byte{
+		statemachine.EncodePut("x", []byte("1")),
+		statemachine.EncodePut("x", []byte("2")),
+	}}
+
+	resp := raft.NewClientService(nodes[leader].node).ProposeBatch(ctx, req)
+	require.Equal(t, wire.ErrorCodeOK, resp.Error, resp.Message)
+	require.Len(t, resp.Responses, 2)
+	for i, r := range resp.Responses {
+		require.Equal(t, wire.ErrorCodeOK, r.Error, "command %d: %s", i, r.Message)
+		res, err := statemachine.DecodeResult(r.Result)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(i+1), res.Revision, "revision after command %d", i)
+	}
+
+	for id, n := range nodes {
+		if id == leader {
+			continue
+		}
+		resp := raft.NewClientService(n.node).ProposeBatch(ctx, req)
+		assert.Equal(t, wire.ErrorCodeNotLeader, resp.Error, "batch on follower %s", id)
+		assert.Equal(t, leader, resp.Leader)
+		assert.Empty(t, resp.Responses)
+	}
+
+	wrong := &wire.ProposeBatchRequest{Cluster: "other", Commands: req.Commands}
+	resp = raft.NewClientService(nodes[leader].node).ProposeBatch(ctx, wrong)
+	assert.Equal(t, wire.ErrorCodeInvalid, resp.Error)
+	assert.Empty(t, resp.Responses)
+}
