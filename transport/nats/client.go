@@ -83,6 +83,15 @@ type ClientConfig struct {
 	// id would receive results recorded for this one. At most
 	// MaxClientIDLen bytes.
 	ClientID string
+	// DisableBatching sends every Propose as a request of its own. By
+	// default, concurrent Propose calls without sessions share requests:
+	// while MaxBatchesInFlight requests wait for their replies, new calls
+	// queue and leave together in one ProposeBatch request, which the
+	// leader appends as one batch. A lone call is sent at once.
+	DisableBatching bool
+	// MaxBatchesInFlight bounds the batch requests in flight at once. Zero
+	// means DefaultMaxBatchesInFlight.
+	MaxBatchesInFlight int
 	// AttemptTimeout bounds one attempt of a session Propose: when no
 	// reply comes within it, the command is sent again. Zero means
 	// DefaultAttemptTimeout. Without sessions it is not used.
@@ -101,6 +110,9 @@ type Client struct {
 	clusterBase string // "<prefix>.<cluster>.client"
 	// session numbers the proposals, or is nil without sessions.
 	session *clientSession
+	// batcher gathers concurrent proposals, or is nil when batching is
+	// disabled or sessions are on.
+	batcher *batcher
 }
 
 // NewClient returns a client for the cluster cfg.Cluster on the caller's
@@ -117,6 +129,13 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 	}
 	if err := validateToken("cluster", cfg.Cluster); err != nil {
 		return nil, err
+	}
+	if cfg.MaxBatchesInFlight < 0 {
+		return nil, fmt.Errorf("natstransport: invalid MaxBatchesInFlight %d: use 0 for the default of %d or a positive number",
+			cfg.MaxBatchesInFlight, DefaultMaxBatchesInFlight)
+	}
+	if cfg.MaxBatchesInFlight == 0 {
+		cfg.MaxBatchesInFlight = DefaultMaxBatchesInFlight
 	}
 	if cfg.Timeout < 0 || cfg.StatusQuiet < 0 || cfg.AttemptTimeout < 0 {
 		return nil, fmt.Errorf("natstransport: invalid client timeouts %s, %s, %s: use 0 for the default or a positive duration",
@@ -148,6 +167,8 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 		c.session = session
 		c.cfg.ClientID = session.id
 		c.log = c.log.With("client", session.id)
+	} else if !cfg.DisableBatching {
+		c.batcher = &batcher{c: c, maxInFlight: cfg.MaxBatchesInFlight}
 	}
 	return c, nil
 }
@@ -209,11 +230,18 @@ type reply interface {
 // the same sequence number until ctx ends. The error then matches
 // raft.ErrOutcomeUnknown only if an attempt may have been applied and no
 // reply rules that out, for example when no reply came before ctx ended.
+//
+// Without sessions, concurrent calls share requests unless
+// ClientConfig.DisableBatching is set; each call still gets its own result
+// or error.
 func (c *Client) Propose(ctx context.Context, cmd []byte) (result []byte, index uint64, err error) {
 	ctx, cancel := c.withDeadline(ctx)
 	defer cancel()
 	if c.session != nil {
 		return c.proposeSession(ctx, cmd)
+	}
+	if c.batcher != nil {
+		return c.batcher.propose(ctx, cmd)
 	}
 	return c.proposeOnce(ctx, cmd)
 }
