@@ -41,6 +41,8 @@ type benchOptions struct {
 	dir        string
 	cpuProfile string
 	broadcast  bool
+	// noBatching turns off the batching of the NATS client's proposals.
+	noBatching bool
 	logLevel   *levelFlag
 }
 
@@ -57,6 +59,7 @@ func setupBench(fs *flag.FlagSet) runFunc {
 	fs.StringVar(&o.dir, "dir", os.TempDir(), "parent `directory` of the temporary store directory of --store bolt and --store wal")
 	fs.StringVar(&o.cpuProfile, "cpuprofile", "", "write a CPU profile of the measured window to `file`")
 	fs.BoolVar(&o.broadcast, "broadcast", false, "let the leader publish new entries once for all followers while they are in step (sets raft.Config.Broadcast)")
+	fs.BoolVar(&o.noBatching, "no-client-batching", false, "with --client nats, send every write as a request of its own instead of batching concurrent writes (sets natstransport.ClientConfig.DisableBatching)")
 	o.logLevel = registerLogLevel(fs, slog.LevelWarn)
 	return func(ctx context.Context, e *env, args []string) int {
 		return runBench(ctx, e, o, args)
@@ -81,6 +84,8 @@ func (o *benchOptions) validate() error {
 		return fmt.Errorf("invalid --client %q: use %s or %s", o.client, clientLocal, clientNATS)
 	case o.store != storeMemory && o.store != storeBolt && o.store != storeWAL:
 		return fmt.Errorf("invalid --store %q: use %s, %s or %s", o.store, storeMemory, storeBolt, storeWAL)
+	case o.noBatching && o.client != clientNATS:
+		return fmt.Errorf("--no-client-batching applies to --client %s only, not to --client %s: drop the flag or add --client %s", clientNATS, o.client, clientNATS)
 	}
 	return nil
 }
@@ -89,28 +94,31 @@ func (o *benchOptions) validate() error {
 // milliseconds; ops and errors count operations started inside the measured
 // window.
 type benchResult struct {
-	System       string   `json:"system"`
-	OpsPerSec    float64  `json:"ops_per_sec"`
-	Ops          uint64   `json:"ops"`
-	P50Ms        float64  `json:"p50_ms"`
-	P99Ms        float64  `json:"p99_ms"`
-	MaxMs        float64  `json:"max_ms"`
-	Errors       uint64   `json:"errors"`
-	ErrorSample  []string `json:"error_sample,omitempty"`
-	CPUSeconds   float64  `json:"cpu_seconds"`
-	PeakRSSMiB   float64  `json:"peak_rss_mib"`
-	Nodes        int      `json:"nodes"`
-	Clients      int      `json:"clients"`
-	DurationS    float64  `json:"duration_s"`
-	WarmupS      float64  `json:"warmup_s"`
-	Payload      int      `json:"payload"`
-	Keys         int      `json:"keys"`
-	Store        string   `json:"store"`
-	Client       string   `json:"client"`
-	Broadcast    bool     `json:"broadcast"`
-	GoVersion    string   `json:"go_version"`
-	Nproc        int      `json:"nproc"`
-	AppliedIndex uint64   `json:"applied_index"`
+	System      string   `json:"system"`
+	OpsPerSec   float64  `json:"ops_per_sec"`
+	Ops         uint64   `json:"ops"`
+	P50Ms       float64  `json:"p50_ms"`
+	P99Ms       float64  `json:"p99_ms"`
+	MaxMs       float64  `json:"max_ms"`
+	Errors      uint64   `json:"errors"`
+	ErrorSample []string `json:"error_sample,omitempty"`
+	CPUSeconds  float64  `json:"cpu_seconds"`
+	PeakRSSMiB  float64  `json:"peak_rss_mib"`
+	Nodes       int      `json:"nodes"`
+	Clients     int      `json:"clients"`
+	DurationS   float64  `json:"duration_s"`
+	WarmupS     float64  `json:"warmup_s"`
+	Payload     int      `json:"payload"`
+	Keys        int      `json:"keys"`
+	Store       string   `json:"store"`
+	Client      string   `json:"client"`
+	Broadcast   bool     `json:"broadcast"`
+	// ClientBatching reports whether the NATS client batched concurrent
+	// writes; always false for the local client.
+	ClientBatching bool   `json:"client_batching"`
+	GoVersion      string `json:"go_version"`
+	Nproc          int    `json:"nproc"`
+	AppliedIndex   uint64 `json:"applied_index"`
 	// StoreAppends, EntriesPerAppend and AppendMeanMs describe the log
 	// store writes of all nodes over the whole run, warm-up included. The
 	// log writer groups the entries that queued while the previous write
@@ -180,7 +188,7 @@ func measureCluster(ctx context.Context, e *env, cluster *benchCluster, o *bench
 	if err != nil {
 		return benchResult{}, err
 	}
-	newPut, closeClients, err := newBenchClients(cluster, o.client)
+	newPut, closeClients, err := newBenchClients(cluster, o.client, !o.noBatching)
 	if err != nil {
 		return benchResult{}, err
 	}
@@ -224,7 +232,7 @@ func measureCluster(ctx context.Context, e *env, cluster *benchCluster, o *bench
 
 // newBenchClients returns the constructor of each client's put function for
 // kind, and a function that closes what the clients share.
-func newBenchClients(cluster *benchCluster, kind string) (func(int) putFunc, func(), error) {
+func newBenchClients(cluster *benchCluster, kind string, batching bool) (func(int) putFunc, func(), error) {
 	if kind == clientLocal {
 		return func(int) putFunc { return localPut(cluster) }, func() {}, nil
 	}
@@ -232,7 +240,7 @@ func newBenchClients(cluster *benchCluster, kind string) (func(int) putFunc, fun
 	if err != nil {
 		return nil, nil, err
 	}
-	client, err := natstransport.NewClient(nc, natstransport.ClientConfig{Cluster: benchClusterID, Logger: cluster.log})
+	client, err := natstransport.NewClient(nc, natstransport.ClientConfig{Cluster: benchClusterID, Logger: cluster.log, DisableBatching: !batching})
 	if err != nil {
 		nc.Close()
 		return nil, nil, err
@@ -267,27 +275,28 @@ func localPut(cluster *benchCluster) putFunc {
 func newBenchResult(o *benchOptions, load loadReport) benchResult {
 	h := load.latency
 	return benchResult{
-		System:      "natsraft",
-		OpsPerSec:   float64(h.total) / load.window.Seconds(),
-		Ops:         h.total,
-		P50Ms:       milliseconds(h.quantile(0.50)),
-		P99Ms:       milliseconds(h.quantile(0.99)),
-		MaxMs:       milliseconds(h.max),
-		Errors:      load.errors,
-		ErrorSample: load.errorSample,
-		CPUSeconds:  load.cpu.Seconds(),
-		PeakRSSMiB:  float64(load.peakRSS) / (1 << 20),
-		Nodes:       o.nodes,
-		Clients:     o.clients,
-		DurationS:   o.duration.Seconds(),
-		WarmupS:     o.warmup.Seconds(),
-		Payload:     o.payload,
-		Keys:        o.keys,
-		Store:       o.store,
-		Client:      o.client,
-		Broadcast:   o.broadcast,
-		GoVersion:   runtime.Version(),
-		Nproc:       runtime.NumCPU(),
+		System:         "natsraft",
+		OpsPerSec:      float64(h.total) / load.window.Seconds(),
+		Ops:            h.total,
+		P50Ms:          milliseconds(h.quantile(0.50)),
+		P99Ms:          milliseconds(h.quantile(0.99)),
+		MaxMs:          milliseconds(h.max),
+		Errors:         load.errors,
+		ErrorSample:    load.errorSample,
+		CPUSeconds:     load.cpu.Seconds(),
+		PeakRSSMiB:     float64(load.peakRSS) / (1 << 20),
+		Nodes:          o.nodes,
+		Clients:        o.clients,
+		DurationS:      o.duration.Seconds(),
+		WarmupS:        o.warmup.Seconds(),
+		Payload:        o.payload,
+		Keys:           o.keys,
+		Store:          o.store,
+		Client:         o.client,
+		Broadcast:      o.broadcast,
+		ClientBatching: o.client == clientNATS && !o.noBatching,
+		GoVersion:      runtime.Version(),
+		Nproc:          runtime.NumCPU(),
 	}
 }
 

@@ -51,6 +51,7 @@ func TestBenchBoltNATSClient(t *testing.T) {
 	assert.True(t, res.DigestsMatch)
 	assert.Equal(t, "bolt", res.Store)
 	assert.Equal(t, "nats", res.Client)
+	assert.True(t, res.ClientBatching)
 	assert.Equal(t, 5, res.Nodes)
 	assert.Positive(t, res.Ops)
 	assert.Zero(t, res.Errors, "error sample: %v", res.ErrorSample)
@@ -59,6 +60,14 @@ func TestBenchBoltNATSClient(t *testing.T) {
 	entries, err := os.ReadDir(dir)
 	require.NoError(t, err)
 	assert.Empty(t, entries)
+}
+
+func TestBenchNATSClientWithoutBatching(t *testing.T) {
+	res := runBenchCommand(t, "--client", "nats", "--no-client-batching")
+	assert.True(t, res.DigestsMatch)
+	assert.False(t, res.ClientBatching)
+	assert.Positive(t, res.Ops)
+	assert.Zero(t, res.Errors, "error sample: %v", res.ErrorSample)
 }
 
 func TestBenchWALStore(t *testing.T) {
@@ -93,6 +102,7 @@ func TestBenchRejectsInvalidFlags(t *testing.T) {
 		{[]string{"--nodes", "0"}, "invalid --nodes 0"},
 		{[]string{"--duration", "0s"}, "invalid --duration 0s"},
 		{[]string{"--keys", "0"}, "invalid --keys 0"},
+		{[]string{"--no-client-batching"}, "--no-client-batching applies to --client nats only"},
 		{[]string{"extra"}, `unexpected arguments ["extra"]`},
 	}
 	for _, tt := range tests {
