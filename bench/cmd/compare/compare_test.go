@@ -20,6 +20,16 @@ func TestSummarizeValuesMedianAndRange(t *testing.T) {
 	}
 }
 
+func TestCellTellsSkippedFromFailed(t *testing.T) {
+	p := &planResults{runs: map[string][]*runResult{"failed": {nil, nil}}}
+	if got := p.cell("failed", opsPerSec); got != "failed" {
+		t.Errorf("cell of a case whose runs failed = %q, want %q", got, "failed")
+	}
+	if got := p.cell("skipped", opsPerSec); got != "not run" {
+		t.Errorf("cell of a case left out by --only = %q, want %q", got, "not run")
+	}
+}
+
 func TestSameRunRatiosSkipFailedRuns(t *testing.T) {
 	p := &planResults{runs: map[string][]*runResult{
 		"ours": {{OpsPerSec: 300}, nil, {OpsPerSec: 200}},

@@ -41,6 +41,14 @@ func cases() []benchCase {
 			clients: clients,
 		}
 	}
+	// unbatched is ours with the NATS client's batching turned off.
+	unbatched := func(store string, clients int) benchCase {
+		c := ours(store, "nats", clients)
+		c.id = fmt.Sprintf("ours-%s-nats-unbatched-%d", store, clients)
+		c.label += ", batching off"
+		c.args = append(c.args, "--no-client-batching")
+		return c
+	}
 	peer := func(system, sync, label string, clients int) benchCase {
 		id := fmt.Sprintf("%s-%d", system, clients)
 		args := []string{"worker", "--system", system}
@@ -57,10 +65,12 @@ func cases() []benchCase {
 		ours("bolt", "nats", 256),
 		peer(systemJetStream, "always", "JetStream KV, R3, sync always", 256),
 		ours("wal", "nats", 256),
+		unbatched("wal", 256),
 		ours("memory", "local", 256),
 		peer(systemHashicorpInmem, "", "hashicorp/raft, in-memory transport and store", 256),
 		ours("memory", "nats", 256),
 		peer(systemJetStream, "default", "JetStream KV, R3, default sync", 256),
+		unbatched("memory", 256),
 		ours("memory", "local", 1),
 		{id: systemLimits, label: "limits: NATS round trip, publish rate, fsync", args: []string{"worker", "--system", systemLimits}},
 		ours("bolt", "local", 1),

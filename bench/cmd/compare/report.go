@@ -39,8 +39,10 @@ func comparisons() []comparison {
 		{"Durable, 256 clients: natsraft wal (local) vs hashicorp/raft + raft-boltdb", "ours-wal-local-256", "hashicorp-boltdb-256", opsPerSec, opsPerSec, 3, true},
 		{"Durable, 256 clients: natsraft bolt (NATS client) vs JetStream sync always", "ours-bolt-nats-256", "jetstream-always-256", opsPerSec, opsPerSec, 3, true},
 		{"Durable, 256 clients: natsraft wal (NATS client) vs JetStream sync always", "ours-wal-nats-256", "jetstream-always-256", opsPerSec, opsPerSec, 3, true},
+		{"Durable, 256 clients: natsraft wal (NATS client, batching off) vs JetStream sync always", "ours-wal-nats-unbatched-256", "jetstream-always-256", opsPerSec, opsPerSec, 3, true},
 		{"Memory, 256 clients: natsraft memory (local) vs hashicorp/raft in-memory", "ours-memory-local-256", "hashicorp-inmem-256", opsPerSec, opsPerSec, 1.5, true},
 		{"Memory, 256 clients: natsraft memory (NATS client) vs JetStream default sync", "ours-memory-nats-256", "jetstream-default-256", opsPerSec, opsPerSec, 1, true},
+		{"Memory, 256 clients: natsraft memory (NATS client, batching off) vs JetStream default sync", "ours-memory-nats-unbatched-256", "jetstream-default-256", opsPerSec, opsPerSec, 1, true},
 		{"One client: natsraft memory (local) p50 vs one NATS round trip p50", "ours-memory-local-1", systemLimits, p50, rttP50, 2, false},
 		{"One client: natsraft bolt (local) p50 vs hashicorp/raft + raft-boltdb p50", "ours-bolt-local-1", "hashicorp-boltdb-1", p50, p50, 0.6, false},
 		{"One client: natsraft wal (local) p50 vs hashicorp/raft + raft-boltdb p50", "ours-wal-local-1", "hashicorp-boltdb-1", p50, p50, 0.6, false},
@@ -114,6 +116,15 @@ func formatNumber(v float64) string {
 	}
 }
 
+// cell formats case id's figure m over the repeats, or "not run" when
+// --only left the case out.
+func (p *planResults) cell(id string, m metric) string {
+	if _, ok := p.runs[id]; !ok {
+		return "not run"
+	}
+	return formatSummary(summarizeValues(p.values(id, m)))
+}
+
 // formatSummary prints "median (min–max)", or "failed" with no values.
 func formatSummary(s summary) string {
 	switch s.n {
@@ -171,7 +182,7 @@ func renderLimits(b *strings.Builder, p *planResults) {
 		{"fsync of one 4 KiB write p99 (ms)", metric{get: func(r *runResult) float64 { return r.FsyncP99Ms }}},
 	}
 	for _, row := range rows {
-		fmt.Fprintf(b, "| %s | %s |\n", row.name, formatSummary(summarizeValues(p.values(systemLimits, row.m))))
+		fmt.Fprintf(b, "| %s | %s |\n", row.name, p.cell(systemLimits, row.m))
 	}
 	b.WriteString("\n")
 }
@@ -201,7 +212,7 @@ func renderComparisons(b *strings.Builder, p *planResults) {
 			op = "≥"
 		}
 		fmt.Fprintf(b, "| %s | %s (%s) | %s | %s | %s | %s | %s %.1fx | %s |\n",
-			c.title, c.oursMetric.name, c.oursMetric.unit, formatSummary(ours), formatSummary(peer),
+			c.title, c.oursMetric.name, c.oursMetric.unit, p.cell(c.ours, c.oursMetric), p.cell(c.peer, c.peerMetric),
 			ratio, same, op, c.target, met)
 	}
 	b.WriteString("\n")
@@ -228,8 +239,8 @@ func renderTail(b *strings.Builder, p *planResults) {
 			met = "no"
 		}
 		fmt.Fprintf(b, "| %s | %s | %s | %.1f | ≤ %d | %s |\n", c.label,
-			formatSummary(summarizeValues(p.values(c.id, p50))),
-			formatSummary(summarizeValues(p.values(c.id, p99))), worst, maxTailRatio, met)
+			p.cell(c.id, p50),
+			p.cell(c.id, p99), worst, maxTailRatio, met)
 	}
 	b.WriteString("\n")
 }
@@ -242,7 +253,7 @@ func renderScaling(b *strings.Builder, p *planResults) {
 		for _, store := range []string{"memory", "bolt", "wal"} {
 			id := fmt.Sprintf("ours-%s-local-%d", store, clients)
 			for _, m := range []metric{opsPerSec, p50, p99} {
-				fmt.Fprintf(b, " | %s", formatSummary(summarizeValues(p.values(id, m))))
+				fmt.Fprintf(b, " | %s", p.cell(id, m))
 			}
 		}
 		b.WriteString(" |\n")
@@ -269,14 +280,14 @@ func renderRuns(b *strings.Builder, p *planResults) {
 		}
 		fmt.Fprintf(b, "| %s | %d", c.label, c.clients)
 		for _, m := range []metric{opsPerSec, p50, p99, maxMs} {
-			fmt.Fprintf(b, " | %s", formatSummary(summarizeValues(p.values(c.id, m))))
+			fmt.Fprintf(b, " | %s", p.cell(c.id, m))
 		}
 		fmt.Fprintf(b, " | %d", p.totalErrors(c.id))
 		for _, m := range []metric{cpu, cpuPerOp, rss} {
-			fmt.Fprintf(b, " | %s", formatSummary(summarizeValues(p.values(c.id, m))))
+			fmt.Fprintf(b, " | %s", p.cell(c.id, m))
 		}
 		if c.ours {
-			fmt.Fprintf(b, " | %s |\n", formatSummary(summarizeValues(p.values(c.id, entries))))
+			fmt.Fprintf(b, " | %s |\n", p.cell(c.id, entries))
 		} else {
 			b.WriteString(" | – |\n")
 		}
