@@ -43,21 +43,11 @@
 // TruncatePrefix. Replay applies the records in file order, so the newest
 // version of an index wins.
 //
-// A segment file is written full of zeros at its full size
-// (Options.SegmentSize) before it receives records, so that an append
-// changes neither the file's length nor its block map, and its fdatasync
-// flushes data alone. ext4 marks blocks reserved with fallocate as
-// unwritten, and the first write to each one makes fdatasync commit the
-// journal too. With appends of 64 entries, that made each synced Append
-// take two thirds longer. The
-// first Open writes the first segment this way (64 MiB by default). Once
-// the active segment is half full, a goroutine prepares the next one
-// under the name next.seg.tmp, so a rotation only writes the header and
-// renames the file. A rotation that finds the spare not ready yet, and a
-// store with NoSync, reserve the new segment with fallocate instead,
-// where the file system has it. A batch that does not fit in the rest of
-// the active segment starts a new one; the old one is cut to its used
-// length. The disk holds at most one segment more than the log needs.
+// A segment file is allocated at its full size (Options.SegmentSize) when
+// it is created, with fallocate where the file system has it, so that an
+// append changes neither the file's length nor its block map, and one
+// fdatasync makes it durable. A batch that does not fit in the rest of the
+// active segment starts a new one; the old one is cut to its used length.
 //
 // # Durability
 //

@@ -70,39 +70,24 @@ func (seg *segment) release() {
 	}
 }
 
-// createSegment writes a new segment file with header h and size bytes.
-// The file is written under a temporary name, synced and renamed, and the
-// directory is synced, so that a segment file that exists always has a
-// complete header. With zero the file is filled with zeros, which keeps
-// the syncs of later appends cheap (see fillZeros) but writes size bytes
-// now; otherwise it is only reserved. With noSync nothing is synced.
-func createSegment(dir string, h segmentHeader, size int64, zero, noSync bool) (*segment, error) {
-	tmp := filepath.Join(dir, segmentName(h.seq)) + tmpExt
+// createSegment writes a new segment file with header h and allocates size
+// bytes for it. The file is written under a temporary name, synced and
+// renamed, and the directory is synced, so that a segment file that exists
+// always has a complete header. With noSync nothing is synced.
+func createSegment(dir string, h segmentHeader, size int64, noSync bool) (*segment, error) {
+	path := filepath.Join(dir, segmentName(h.seq))
+	tmp := path + tmpExt
 	f, err := os.OpenFile(tmp, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return nil, err
 	}
-	if zero {
-		err = fillZeros(f, 0, size, nil)
-	} else {
-		err = preallocate(f, size)
-	}
-	if err != nil {
-		_ = f.Close()
-		_ = os.Remove(tmp)
-		return nil, fmt.Errorf("allocate %d bytes for %s: %w", size, tmp, err)
-	}
-	return installSegment(dir, h, f, tmp, noSync)
-}
-
-// installSegment turns f, an allocated file at path tmp, into the segment
-// of header h: it writes the header, syncs the file, renames it and syncs
-// the directory, unless noSync is set. On error f is closed and removed.
-func installSegment(dir string, h segmentHeader, f *os.File, tmp string, noSync bool) (*segment, error) {
 	fail := func(err error) (*segment, error) {
 		_ = f.Close()
 		_ = os.Remove(tmp)
 		return nil, err
+	}
+	if err := preallocate(f, size); err != nil {
+		return fail(fmt.Errorf("allocate %d bytes for %s: %w", size, tmp, err))
 	}
 	if _, err := f.WriteAt(encodeSegmentHeader(h), 0); err != nil {
 		return fail(err)
@@ -112,7 +97,6 @@ func installSegment(dir string, h segmentHeader, f *os.File, tmp string, noSync 
 			return fail(err)
 		}
 	}
-	path := filepath.Join(dir, segmentName(h.seq))
 	if err := os.Rename(tmp, path); err != nil {
 		return fail(err)
 	}

@@ -95,9 +95,6 @@ type Store struct {
 	encodeBuf []byte
 	// active is the last segment, the one that receives writes.
 	active *segment
-	// spare is the next segment, prepared in the background once the
-	// active one is half full, or nil. Never with noSync.
-	spare *spare
 	// failed is the error of a write or sync that failed. The file may then
 	// hold part of a batch and the page cache may have dropped data, so
 	// the store rejects further writes until it is reopened.
@@ -261,7 +258,7 @@ func (s *Store) create(opts Options, seqs []uint64) error {
 		}
 	}
 
-	seg, err := createSegment(s.dir, segmentHeader{version: FormatVersion, seq: 1}, s.segmentSize, !s.noSync, s.noSync)
+	seg, err := createSegment(s.dir, segmentHeader{version: FormatVersion, seq: 1}, s.segmentSize, s.noSync)
 	if err != nil {
 		return fmt.Errorf("create the first segment: %w", err)
 	}
@@ -363,11 +360,6 @@ func (s *Store) Close() error {
 	segments := s.segments
 	s.segments, s.active = nil, nil
 	s.mu.Unlock()
-
-	if s.spare != nil {
-		s.spare.discard()
-		s.spare = nil
-	}
 
 	for _, seg := range segments {
 		seg.release()

@@ -99,9 +99,6 @@ func (s *Store) writeBatch(buf []byte, count int) (*segment, int64, error) {
 		}
 	}
 	seg.size += int64(len(buf))
-	if s.spare == nil && !s.noSync && seg.size >= s.segmentSize/2 {
-		s.spare = prepareSpare(s.dir, s.segmentSize)
-	}
 	return seg, offset, nil
 }
 
@@ -121,7 +118,7 @@ func (s *Store) rotate() (*segment, error) {
 		}
 	}
 	h := segmentHeader{version: FormatVersion, seq: old.seq + 1, first: s.index.first, last: s.index.last}
-	seg, err := s.newActiveSegment(h)
+	seg, err := createSegment(s.dir, h, s.segmentSize, s.noSync)
 	if err != nil {
 		return nil, fmt.Errorf("create segment %d: %w", h.seq, err)
 	}
@@ -131,28 +128,6 @@ func (s *Store) rotate() (*segment, error) {
 	s.mu.Unlock()
 	s.log.Debug("log segment created", "file", seg.path, "first_index", h.first, "last_index", h.last)
 	return seg, nil
-}
-
-// newActiveSegment creates the segment of header h from the spare when the
-// spare is ready. Otherwise it reserves a new file, which takes no time to
-// fill, and leaves the spare, still being prepared, for the next rotation.
-// The caller holds writeMu.
-func (s *Store) newActiveSegment(h segmentHeader) (*segment, error) {
-	if s.spare == nil {
-		return createSegment(s.dir, h, s.segmentSize, false, s.noSync)
-	}
-	f, err := s.spare.take()
-	if f == nil && err == nil {
-		return createSegment(s.dir, h, s.segmentSize, false, s.noSync)
-	}
-	sp := s.spare
-	s.spare = nil
-	if err != nil {
-		// The spare is optional: log why it failed and reserve a file.
-		s.log.Warn("failed to prepare the next log segment, reserving it with fallocate instead", "error", err)
-		return createSegment(s.dir, h, s.segmentSize, false, s.noSync)
-	}
-	return installSegment(s.dir, h, f, sp.path, s.noSync)
 }
 
 // writeIndexRecord writes a batch of one truncation record of type typ
