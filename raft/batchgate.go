@@ -6,15 +6,15 @@ type batchGate struct {
 	max int
 	// term is the term of the batches in ends.
 	term uint64
-	// ends holds the last index of each batch in flight, ascending.
+	// ends contains the last index of each batch in flight, ascending.
 	ends []uint64
 }
 
-// open reports whether the node loop may append another batch. It forgets
-// the batches that committed, and all of them when the node no longer
-// leads in their term: their entries may never commit, and proposals
-// queued on a node that is not the leader must reach handleProposals to
-// fail with NotLeader.
+// open reports whether the node loop may append another batch. It drops
+// the batches that committed. It drops all of them when the node no longer
+// leads in their term, because their entries may never commit and the
+// proposals queued on a node that is not the leader must reach
+// handleProposals to fail with NotLeader.
 func (g *batchGate) open(role Role, term, commit uint64) bool {
 	if role != RoleLeader || term != g.term {
 		g.ends = g.ends[:0]
