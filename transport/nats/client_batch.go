@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"time"
 
@@ -109,7 +110,7 @@ func (b *batcher) abandon(p *batchedPropose) (out batchOutcome, ok bool) {
 	}
 	for i, q := range b.queue {
 		if q == p {
-			b.queue = append(b.queue[:i], b.queue[i+1:]...)
+			b.queue = slices.Delete(b.queue, i, i+1)
 			return batchOutcome{err: raft.NotApplied(fmt.Errorf("propose: context ended before a request was sent: %w", p.ctx.Err()))}, true
 		}
 	}
