@@ -39,9 +39,10 @@ func (s clientService) ProposeBatch(ctx context.Context, req *wire.ProposeBatchR
 	if s.wrongCluster(req.Cluster) {
 		return &wire.ProposeBatchResponse{Error: wire.ErrorCodeInvalid, Message: "request for cluster " + req.Cluster + " reached cluster " + s.n.cfg.Cluster}
 	}
-	if st := s.n.Status(); st.Role != RoleLeader {
-		err := &NotLeaderError{Leader: st.Leader}
-		return &wire.ProposeBatchResponse{Error: wire.ErrorCodeNotLeader, Message: err.Error(), Leader: st.Leader}
+	if !s.n.IsLeader() {
+		leader := s.n.Leader()
+		err := &NotLeaderError{Leader: leader}
+		return &wire.ProposeBatchResponse{Error: wire.ErrorCodeNotLeader, Message: err.Error(), Leader: leader}
 	}
 	results := s.n.ProposeBatch(ctx, req.Commands)
 	resp := &wire.ProposeBatchResponse{Responses: make([]wire.ProposeResponse, len(results))}
