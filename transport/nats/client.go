@@ -87,10 +87,16 @@ type ClientConfig struct {
 	// default, concurrent Propose calls without sessions share requests:
 	// while MaxBatchesInFlight requests wait for their replies, new calls
 	// queue and leave together in one ProposeBatch request, which the
-	// leader appends as one batch. A lone call is sent at once.
+	// leader appends as one batch. A lone call is sent at once. A batch
+	// carries at most 1024 commands and fits in the server's max payload.
+	// A request that has no reply after 100 ms, for example one sent to a
+	// leader that crashed, stops counting against MaxBatchesInFlight, so
+	// queued calls do not wait for its deadline. Session proposals are
+	// never batched.
 	DisableBatching bool
 	// MaxBatchesInFlight bounds the batch requests in flight at once. Zero
-	// means DefaultMaxBatchesInFlight.
+	// means DefaultMaxBatchesInFlight. It is not used with sessions or with
+	// DisableBatching.
 	MaxBatchesInFlight int
 	// AttemptTimeout bounds one attempt of a session Propose: when no
 	// reply comes within it, the command is sent again. Zero means
@@ -100,7 +106,8 @@ type ClientConfig struct {
 
 // Client sends requests to a cluster over NATS request/reply. It addresses the
 // cluster, not a node: requests go to the leader's queue subscription,
-// follow NotLeader redirects and are retried with backoff until the deadline.
+// follow NotLeader redirects and are retried with backoff until the deadline
+// while they certainly were not applied (see Propose for the rest).
 // A Client is safe for concurrent use. It holds no subscription between
 // calls, so it needs no Close; the caller keeps ownership of nc.
 type Client struct {
@@ -168,7 +175,7 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 		c.cfg.ClientID = session.id
 		c.log = c.log.With("client", session.id)
 	} else if !cfg.DisableBatching {
-		c.batcher = &batcher{c: c, maxInFlight: cfg.MaxBatchesInFlight}
+		c.batcher = &batcher{c: c, maxInFlight: cfg.MaxBatchesInFlight, slotHold: batchSlotHold}
 	}
 	return c, nil
 }

@@ -82,6 +82,7 @@ func TestClientBatchesConcurrentProposals(t *testing.T) {
 	cs, nc := startClientServer(t, s, "n1", leader)
 	setLeader(t, cs, nc, true)
 	c := newTestClientWith(t, s, ClientConfig{Timeout: 5 * time.Second, MaxBatchesInFlight: 1})
+	c.batcher.slotHold = time.Minute // the gated request keeps its slot
 
 	const queued = 40
 	proposeBehindGate(t, c, leader, queued, "n1")
@@ -103,6 +104,7 @@ func TestClientBatchRedirectedCommandByCommand(t *testing.T) {
 	leader := newFakeClient("n2")
 	startClientServer(t, s, "n2", leader)
 	c := newTestClientWith(t, s, ClientConfig{Timeout: 5 * time.Second, MaxBatchesInFlight: 1})
+	c.batcher.slotHold = time.Minute // the gated request keeps its slot
 
 	proposeBehindGate(t, c, follower, 10, "n2")
 	follower.mu.Lock()
@@ -122,6 +124,7 @@ func TestClientBatchCallerDeadline(t *testing.T) {
 	cs, nc := startClientServer(t, s, "n1", leader)
 	setLeader(t, cs, nc, true)
 	c := newTestClientWith(t, s, ClientConfig{Timeout: 5 * time.Second, MaxBatchesInFlight: 1})
+	c.batcher.slotHold = time.Minute // the gated request keeps its slot
 
 	first := proposeAll(context.Background(), c, "first")
 	waitFor(t, func() bool { n, _ := leader.counts(); return n == 1 }, "the first proposal did not reach the leader")
@@ -141,6 +144,41 @@ func TestClientBatchCallerDeadline(t *testing.T) {
 	}
 	if n, _ := leader.counts(); n != 1 {
 		t.Errorf("leader saw %d commands, want only the first", n)
+	}
+}
+
+// TestClientBatchSlotPassesOnFromStuckRequest checks that a request with
+// no reply, as one sent to a leader that crashed, lets later calls go to a
+// new leader before its own deadline.
+func TestClientBatchSlotPassesOnFromStuckRequest(t *testing.T) {
+	s := startServer(t, embedded.Options{})
+	stuck := newFakeClient("n1")
+	stuck.gate = make(chan struct{})
+	var once sync.Once
+	release := func() { once.Do(func() { close(stuck.gate) }) }
+	defer release()
+	cs1, nc1 := startClientServer(t, s, "n1", stuck)
+	setLeader(t, cs1, nc1, true)
+	c := newTestClientWith(t, s, ClientConfig{Timeout: 10 * time.Second, MaxBatchesInFlight: 1})
+	c.batcher.slotHold = 20 * time.Millisecond
+
+	first := proposeAll(context.Background(), c, "first")
+	waitFor(t, func() bool { n, _ := stuck.counts(); return n == 1 }, "the first proposal did not reach n1")
+	// n1 no longer leads, and n2 does.
+	setLeader(t, cs1, nc1, false)
+	leader := newFakeClient("n2")
+	cs2, nc2 := startClientServer(t, s, "n2", leader)
+	setLeader(t, cs2, nc2, true)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	result, _, err := c.Propose(ctx, []byte("next"))
+	if err != nil || string(result) != "n2:next" {
+		t.Fatalf("propose while the first request has no reply = %q, %v; want %q", result, err, "n2:next")
+	}
+	release()
+	if r := <-first; r.err != nil {
+		t.Errorf("first propose: %v", r.err)
 	}
 }
 
