@@ -267,6 +267,10 @@ func (c *Client) proposeOnce(ctx context.Context, cmd []byte) (result []byte, in
 		stub, base := c.stub(node)
 		r, err := stub.Propose(ctx, req)
 		resp = r
+		if errors.Is(err, nats.ErrMaxPayload) {
+			err = fmt.Errorf("the request with a command of %d bytes exceeds the server's max payload of %d bytes: split the command or raise max_payload: %w",
+				len(cmd), c.nc.MaxPayload(), err)
+		}
 		return r, base, err
 	})
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -212,5 +213,24 @@ func waitFor(t *testing.T, cond func() bool, msg string) {
 			t.Fatal(msg)
 		}
 		time.Sleep(time.Millisecond)
+	}
+}
+
+func TestClientProposeTooLargeNamesSizes(t *testing.T) {
+	s := startServer(t, embedded.Options{MaxPayload: 4096})
+	leader := newFakeClient("n1")
+	cs, nc := startClientServer(t, s, "n1", leader)
+	setLeader(t, cs, nc, true)
+	c := newTestClient(t, s, 5*time.Second)
+
+	_, _, err := c.Propose(context.Background(), make([]byte, 8000))
+	if !errors.Is(err, raft.ErrNotApplied) {
+		t.Errorf("oversized propose: error %v, want one matching raft.ErrNotApplied", err)
+	}
+	if err == nil || !strings.Contains(err.Error(), "8000 bytes") || !strings.Contains(err.Error(), "4096 bytes") {
+		t.Errorf("oversized propose: error %v, want the command's size and the max payload", err)
+	}
+	if n, _ := leader.counts(); n != 0 {
+		t.Errorf("the leader received %d proposals, want none", n)
 	}
 }
