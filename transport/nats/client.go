@@ -91,11 +91,12 @@ type ClientConfig struct {
 	// carries at most 1024 commands and fits in the server's max payload.
 	// A request that has no reply after 100 ms, for example one sent to a
 	// leader that crashed, stops counting against MaxBatchesInFlight, so
-	// queued calls do not wait for its deadline. With sessions, each
-	// attempt of a Propose joins a batch in the same way.
+	// queued calls do not wait for its deadline. Session proposals are
+	// never batched.
 	DisableBatching bool
 	// MaxBatchesInFlight bounds the batch requests in flight at once. Zero
-	// means DefaultMaxBatchesInFlight. It is not used with DisableBatching.
+	// means DefaultMaxBatchesInFlight. It is not used with sessions or with
+	// DisableBatching.
 	MaxBatchesInFlight int
 	// AttemptTimeout bounds one attempt of a session Propose: when no
 	// reply comes within it, the command is sent again. Zero means
@@ -117,7 +118,7 @@ type Client struct {
 	// session numbers the proposals, or is nil without sessions.
 	session *clientSession
 	// batcher gathers concurrent proposals, or is nil when batching is
-	// disabled.
+	// disabled or sessions are on.
 	batcher *batcher
 }
 
@@ -173,8 +174,7 @@ func NewClient(nc *nats.Conn, cfg ClientConfig) (*Client, error) {
 		c.session = session
 		c.cfg.ClientID = session.id
 		c.log = c.log.With("client", session.id)
-	}
-	if !cfg.DisableBatching {
+	} else if !cfg.DisableBatching {
 		c.batcher = &batcher{c: c, maxInFlight: cfg.MaxBatchesInFlight, slotHold: batchSlotHold}
 	}
 	return c, nil
@@ -238,20 +238,15 @@ type reply interface {
 // raft.ErrOutcomeUnknown only if an attempt may have been applied and no
 // reply rules that out, for example when no reply came before ctx ended.
 //
-// Concurrent calls share requests unless ClientConfig.DisableBatching is
-// set; each call still gets its own result or error.
+// Without sessions, concurrent calls share requests unless
+// ClientConfig.DisableBatching is set; each call still gets its own result
+// or error.
 func (c *Client) Propose(ctx context.Context, cmd []byte) (result []byte, index uint64, err error) {
 	ctx, cancel := c.withDeadline(ctx)
 	defer cancel()
 	if c.session != nil {
 		return c.proposeSession(ctx, cmd)
 	}
-	return c.send(ctx, cmd)
-}
-
-// send proposes cmd as it is, in a batch with concurrent calls unless
-// batching is disabled.
-func (c *Client) send(ctx context.Context, cmd []byte) (result []byte, index uint64, err error) {
 	if c.batcher != nil {
 		return c.batcher.propose(ctx, cmd)
 	}

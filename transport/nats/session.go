@@ -105,7 +105,7 @@ func (c *Client) proposeSession(ctx context.Context, cmd []byte) ([]byte, uint64
 		}
 		data := (&sessionwire.SessionCommand{ClientID: c.session.id, Sequence: a.seq, Ack: ack, Command: cmd}).Marshal()
 		actx, cancel := context.WithTimeout(ctx, c.cfg.AttemptTimeout)
-		raw, index, err := c.send(actx, data)
+		raw, index, err := c.proposeOnce(actx, data)
 		cancel()
 		if err == nil && c.session.dropReply != nil && c.session.dropReply(a.seq, attempt) {
 			err = raft.OutcomeUnknown(fmt.Errorf("propose: reply of attempt %d dropped by a test hook", attempt))

@@ -20,7 +20,6 @@ import (
 type sessionHandler struct {
 	mu       sync.Mutex
 	received []sessionwire.SessionCommand
-	batches  int
 	script   []func(ctx context.Context, sc *sessionwire.SessionCommand) *wire.ProposeResponse
 }
 
@@ -42,16 +41,8 @@ func (h *sessionHandler) Propose(ctx context.Context, req *wire.ProposeRequest) 
 	return sessionReplyOf(sessionwire.StatusApplied, 9, sc.Command)
 }
 
-// ProposeBatch answers each command as Propose does, in order.
-func (h *sessionHandler) ProposeBatch(ctx context.Context, req *wire.ProposeBatchRequest) *wire.ProposeBatchResponse {
-	h.mu.Lock()
-	h.batches++
-	h.mu.Unlock()
-	resp := &wire.ProposeBatchResponse{Responses: make([]wire.ProposeResponse, len(req.Commands))}
-	for i, cmd := range req.Commands {
-		resp.Responses[i] = *h.Propose(ctx, &wire.ProposeRequest{Cluster: req.Cluster, Command: cmd})
-	}
-	return resp
+func (h *sessionHandler) ProposeBatch(context.Context, *wire.ProposeBatchRequest) *wire.ProposeBatchResponse {
+	return &wire.ProposeBatchResponse{Error: wire.ErrorCodeInternal, Message: "session commands are never batched"}
 }
 
 func (h *sessionHandler) Read(context.Context, *wire.ReadRequest) *wire.ReadResponse {
@@ -306,49 +297,5 @@ func TestNewClientRejectsLongClientID(t *testing.T) {
 	plain := newTestClient(t, s, time.Second)
 	if plain.ClientID() != "" {
 		t.Errorf("client id %q without sessions, want empty", plain.ClientID())
-	}
-}
-
-func TestSessionProposalsShareBatches(t *testing.T) {
-	gate := make(chan struct{})
-	h := &sessionHandler{script: []func(context.Context, *sessionwire.SessionCommand) *wire.ProposeResponse{
-		func(_ context.Context, sc *sessionwire.SessionCommand) *wire.ProposeResponse {
-			<-gate
-			return sessionReplyOf(sessionwire.StatusApplied, 9, sc.Command)
-		},
-	}}
-	c, _ := startSessionLeader(t, h, 5*time.Second)
-	c.batcher.maxInFlight, c.batcher.slotHold = 1, time.Minute
-
-	first := proposeAll(context.Background(), c, "first")
-	waitFor(t, func() bool { return len(h.commands()) == 1 }, "the first proposal did not arrive")
-	const queued = 20
-	rest := proposeAll(context.Background(), c, commandNames("c", queued)...)
-	waitQueued(t, c, queued)
-	close(gate)
-
-	for range queued {
-		if r := <-rest; r.err != nil || r.result != r.cmd {
-			t.Errorf("propose %s = %q, %v; want its own command back", r.cmd, r.result, r.err)
-		}
-	}
-	if r := <-first; r.err != nil || r.result != "first" {
-		t.Errorf("first propose = %q, %v", r.result, r.err)
-	}
-	h.mu.Lock()
-	batches := h.batches
-	h.mu.Unlock()
-	if batches != 1 {
-		t.Errorf("the leader saw %d batches, want 1", batches)
-	}
-	seen := map[uint64]bool{}
-	for _, sc := range h.commands() {
-		if sc.ClientID != c.ClientID() || seen[sc.Sequence] {
-			t.Errorf("session command %+v: wrong client or repeated sequence", sc)
-		}
-		seen[sc.Sequence] = true
-	}
-	if len(seen) != queued+1 {
-		t.Errorf("%d distinct sequence numbers, want %d", len(seen), queued+1)
 	}
 }
