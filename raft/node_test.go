@@ -96,6 +96,25 @@ func waitLeader(t *testing.T, nodes map[string]*testNode) string {
 	return leader
 }
 
+// startCluster starts nodes a, b and c on a chanNetwork with memory
+// stores, stops them when the test ends, and returns them with the id of
+// the elected leader.
+func startCluster(t *testing.T) (map[string]*testNode, string) {
+	t.Helper()
+	net := &chanNetwork{handlers: map[string]wire.PeerHandler{}, down: map[string]bool{}}
+	peers := []string{"a", "b", "c"}
+	nodes := map[string]*testNode{}
+	for _, id := range peers {
+		nodes[id] = startNode(t, net, id, peers, memory.NewStore())
+	}
+	t.Cleanup(func() {
+		for _, n := range nodes {
+			_ = n.node.Stop()
+		}
+	})
+	return nodes, waitLeader(t, nodes)
+}
+
 // waitApplied waits until every node has applied index.
 func waitApplied(t *testing.T, nodes map[string]*testNode, index uint64) {
 	t.Helper()
@@ -110,18 +129,7 @@ func waitApplied(t *testing.T, nodes map[string]*testNode, index uint64) {
 }
 
 func TestNodeReplicatesAndApplies(t *testing.T) {
-	net := &chanNetwork{handlers: map[string]wire.PeerHandler{}, down: map[string]bool{}}
-	peers := []string{"a", "b", "c"}
-	nodes := map[string]*testNode{}
-	for _, id := range peers {
-		nodes[id] = startNode(t, net, id, peers, memory.NewStore())
-	}
-	defer func() {
-		for _, n := range nodes {
-			_ = n.node.Stop()
-		}
-	}()
-	leader := waitLeader(t, nodes)
+	nodes, leader := startCluster(t)
 
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
@@ -169,18 +177,7 @@ func TestNodeReplicatesAndApplies(t *testing.T) {
 }
 
 func TestNodeStaleReadOnFollower(t *testing.T) {
-	net := &chanNetwork{handlers: map[string]wire.PeerHandler{}, down: map[string]bool{}}
-	peers := []string{"a", "b", "c"}
-	nodes := map[string]*testNode{}
-	for _, id := range peers {
-		nodes[id] = startNode(t, net, id, peers, memory.NewStore())
-	}
-	defer func() {
-		for _, n := range nodes {
-			_ = n.node.Stop()
-		}
-	}()
-	leader := waitLeader(t, nodes)
+	nodes, leader := startCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	res, err := nodes[leader].node.Propose(ctx, statemachine.EncodePut("k", []byte("v1")))

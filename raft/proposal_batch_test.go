@@ -13,22 +13,10 @@ import (
 	"github.com/natsraft/natsraft/raft"
 	"github.com/natsraft/natsraft/raft/wire"
 	"github.com/natsraft/natsraft/statemachine"
-	"github.com/natsraft/natsraft/storage/memory"
 )
 
 func TestProposeBatch(t *testing.T) {
-	net := &chanNetwork{handlers: map[string]wire.PeerHandler{}, down: map[string]bool{}}
-	peers := []string{"a", "b", "c"}
-	nodes := map[string]*testNode{}
-	for _, id := range peers {
-		nodes[id] = startNode(t, net, id, peers, memory.NewStore())
-	}
-	defer func() {
-		for _, n := range nodes {
-			_ = n.node.Stop()
-		}
-	}()
-	leader := waitLeader(t, nodes)
+	nodes, leader := startCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 
@@ -66,18 +54,7 @@ func TestProposeBatch(t *testing.T) {
 }
 
 func TestClientServiceProposeBatch(t *testing.T) {
-	net := &chanNetwork{handlers: map[string]wire.PeerHandler{}, down: map[string]bool{}}
-	peers := []string{"a", "b", "c"}
-	nodes := map[string]*testNode{}
-	for _, id := range peers {
-		nodes[id] = startNode(t, net, id, peers, memory.NewStore())
-	}
-	defer func() {
-		for _, n := range nodes {
-			_ = n.node.Stop()
-		}
-	}()
-	leader := waitLeader(t, nodes)
+	nodes, leader := startCluster(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	req := &wire.ProposeBatchRequest{Cluster: "c1", Commands: [][]byte{
