@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/natsraft/natsraft/raft"
 	"github.com/natsraft/natsraft/raft/wire"
 	"github.com/natsraft/natsraft/transport/nats/embedded"
@@ -117,13 +119,7 @@ func TestClientBatchRedirectedCommandByCommand(t *testing.T) {
 
 func TestClientBatchCallerDeadline(t *testing.T) {
 	s := startServer(t, embedded.Options{})
-	leader := newFakeClient("n1")
-	leader.gate = make(chan struct{})
-	var once sync.Once
-	release := func() { once.Do(func() { close(leader.gate) }) }
-	defer release()
-	cs, nc := startClientServer(t, s, "n1", leader)
-	setLeader(t, cs, nc, true)
+	leader, _, _, release := startGatedLeader(t, s, "n1")
 	c := newTestClientWith(t, s, ClientConfig{Timeout: 5 * time.Second, MaxBatchesInFlight: 1})
 	c.batcher.slotHold = time.Minute // the gated request keeps its slot
 
@@ -153,13 +149,7 @@ func TestClientBatchCallerDeadline(t *testing.T) {
 // new leader before its own deadline.
 func TestClientBatchSlotPassesOnFromStuckRequest(t *testing.T) {
 	s := startServer(t, embedded.Options{})
-	stuck := newFakeClient("n1")
-	stuck.gate = make(chan struct{})
-	var once sync.Once
-	release := func() { once.Do(func() { close(stuck.gate) }) }
-	defer release()
-	cs1, nc1 := startClientServer(t, s, "n1", stuck)
-	setLeader(t, cs1, nc1, true)
+	stuck, cs1, nc1, release := startGatedLeader(t, s, "n1")
 	c := newTestClientWith(t, s, ClientConfig{Timeout: 10 * time.Second, MaxBatchesInFlight: 1})
 	c.batcher.slotHold = 20 * time.Millisecond
 
@@ -201,6 +191,20 @@ func TestClientBatchingDisabled(t *testing.T) {
 	if leader.batches != 0 || leader.proposes != 30 {
 		t.Errorf("leader saw %d batches and %d commands, want no batch and 30 commands", leader.batches, leader.proposes)
 	}
+}
+
+// startGatedLeader starts a ClientServer for node that serves the leader
+// subjects with a fakeClient whose proposals wait until release is called.
+// release runs at the latest when the test ends, before the server closes.
+func startGatedLeader(t *testing.T, s *embedded.Server, node string) (*fakeClient, *ClientServer, *nats.Conn, func()) {
+	t.Helper()
+	h := newFakeClient(node)
+	h.gate = make(chan struct{})
+	cs, nc := startClientServer(t, s, node, h)
+	setLeader(t, cs, nc, true)
+	release := sync.OnceFunc(func() { close(h.gate) })
+	t.Cleanup(release)
+	return h, cs, nc, release
 }
 
 // waitFor polls cond every millisecond for up to 5 seconds and fails the
