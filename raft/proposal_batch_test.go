@@ -44,6 +44,7 @@ func TestProposeBatch(t *testing.T) {
 		if id == leader {
 			continue
 		}
+		waitKnowsLeader(t, n, leader)
 		for i, r := range n.node.ProposeBatch(ctx, cmds[:3]) {
 			var nl *raft.NotLeaderError
 			require.True(t, errors.As(r.Err, &nl), "follower %s, command %d: error %v", id, i, r.Err)
@@ -51,6 +52,14 @@ func TestProposeBatch(t *testing.T) {
 			assert.ErrorIs(t, r.Err, raft.ErrNotApplied)
 		}
 	}
+}
+
+// waitKnowsLeader waits until follower n has heard from leader: a commit
+// needs only one follower, so the other may not know the leader yet.
+func waitKnowsLeader(t *testing.T, n *testNode, leader string) {
+	t.Helper()
+	require.Eventually(t, func() bool { return n.node.Leader() == leader }, 5*time.Second, time.Millisecond,
+		"follower %s did not learn the leader %s", n.node.ID(), leader)
 }
 
 func TestClientServiceProposeBatch(t *testing.T) {
@@ -76,6 +85,7 @@ func TestClientServiceProposeBatch(t *testing.T) {
 		if id == leader {
 			continue
 		}
+		waitKnowsLeader(t, n, leader)
 		resp := raft.NewClientService(n.node).ProposeBatch(ctx, req)
 		assert.Equal(t, wire.ErrorCodeNotLeader, resp.Error, "batch on follower %s", id)
 		assert.Equal(t, leader, resp.Leader)
