@@ -76,10 +76,7 @@ func (a *applier) setCommit(index uint64) {
 	}
 	a.mu.Unlock()
 	if a.inline && index-min(a.applied.Load(), index) <= inlineApplyMax && a.runMu.TryLock() {
-		err := a.applyCommitted()
-		if err == nil {
-			a.serveReads()
-		}
+		err := a.catchUp()
 		a.runMu.Unlock()
 		if err != nil {
 			a.n.fail(err)
@@ -107,6 +104,16 @@ func (a *applier) failWaiters(err error) {
 	}
 }
 
+// catchUp applies the committed entries and then serves the reads they
+// allow. The caller holds runMu.
+func (a *applier) catchUp() error {
+	if err := a.applyCommitted(); err != nil {
+		return err
+	}
+	a.serveReads()
+	return nil
+}
+
 func (a *applier) run() {
 	defer a.n.wg.Done()
 	for {
@@ -116,10 +123,7 @@ func (a *applier) run() {
 			return
 		}
 		a.runMu.Lock()
-		err := a.applyCommitted()
-		if err == nil {
-			a.serveReads()
-		}
+		err := a.catchUp()
 		a.runMu.Unlock()
 		if err != nil {
 			a.n.fail(err)
