@@ -63,10 +63,11 @@ type Config struct {
 	// proposals. A lone proposal is appended at once. Default 1. A batch
 	// contains at most MaxEntriesPerMessage proposals. With one batch in
 	// flight, at most that many proposals commit per round trip to a
-	// quorum, so raise it when that round trip is long. On a 2-core machine with
-	// three nodes and the NATS server in one process, 1 gave 1.7 to 1.8
-	// times the throughput of an unbounded count at 16 to 256 clients with
-	// the wal store, and 1.05 to 1.3 times with the memory store.
+	// quorum, so raise it when that round trip is long. On a 2-core
+	// machine with three nodes and the NATS server in one process, 1 gave
+	// 1.7 to 1.8 times the throughput of an unbounded count at 16 to 256
+	// clients with the wal store. With the memory store it gave 1.05 to
+	// 1.3 times.
 	MaxInflightBatches int
 	// MaxPendingProposals bounds the proposals queued for the node loop;
 	// beyond it Propose waits within its context. Default 8192.

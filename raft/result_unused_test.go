@@ -43,7 +43,7 @@ func (kv *unusedCountingKV) counts() (used, unused int) {
 	return kv.used, kv.unused
 }
 
-// TestResultUnusedOnlyWithoutWaiter checks that the leader asks for the
+// TestResultUnusedOnlyWithoutWaiter checks that the leader requests the
 // results its callers wait for, and followers, where no caller waits, do not.
 func TestResultUnusedOnlyWithoutWaiter(t *testing.T) {
 	net := &chanNetwork{handlers: map[string]wire.PeerHandler{}, down: map[string]bool{}}

@@ -52,9 +52,9 @@
 // NOTE: ext4 marks blocks reserved by fallocate as unwritten, and the first
 // write to each one makes fdatasync commit the journal as well. Segments
 // filled with zeros instead made a synced Append of 64 entries about 40%
-// faster (BenchmarkAppend), but filling the next segment in the background
+// faster (BenchmarkAppend). But filling the next segment in the background
 // doubled the p99 latency of a three-node cluster sharing one disk, and
-// made no difference to its throughput. Reusing the files of compacted
+// did not change its throughput. Reusing the files of compacted
 // segments would give written blocks without the extra writes.
 //
 // # Durability

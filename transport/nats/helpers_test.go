@@ -156,9 +156,9 @@ func (f *fakeClient) Propose(ctx context.Context, req *wire.ProposeRequest) *wir
 	return &wire.ProposeResponse{Index: 7, Result: []byte(f.node + ":" + string(req.Command))}
 }
 
-// ProposeBatch answers each command as Propose would. An answer with an
-// error fails the whole batch with it, as a node that is not the leader
-// does.
+// ProposeBatch returns for each command the response Propose would return.
+// A set answer with an error fails the whole batch instead, as a node that
+// is not the leader does.
 func (f *fakeClient) ProposeBatch(ctx context.Context, req *wire.ProposeBatchRequest) *wire.ProposeBatchResponse {
 	f.mu.Lock()
 	f.batches++
