@@ -67,8 +67,8 @@ func TestRunKeepsStateInData(t *testing.T) {
 			go func() { done <- runCommand(ctx, args()...) }()
 			r := runCommand(t.Context(), append(append([]string{"get"}, common...), "restarts")...)
 			cancel()
-			<-done
-			require.Equal(t, exitOK, r.code, "get: %s", r.stderr)
+			third := <-done
+			require.Equal(t, exitOK, r.code, "get: %s\nrun log:\n%s", r.stderr, third.stderr)
 			assert.Equal(t, "2", r.stdout, "one increment per run survived the restarts")
 		})
 	}
